@@ -220,15 +220,15 @@ public sealed class CniConfigException : CniException
 public sealed class CniConfigNotFoundException : CniException
 {
     /// <summary>Creates the error.</summary>
-    public CniConfigNotFoundException(string directory, string? networkName)
-        : base(
-            CniErrorCode.InvalidNetworkConfig,
-            networkName is null
-                ? $"no net configurations found in {directory}"
-                : $"no net configuration with name \"{networkName}\" in {directory}")
+    /// <param name="directory">The directory searched.</param>
+    /// <param name="networkName">The name looked for; null when the directory holds no configuration file at all.</param>
+    /// <param name="unreadableFiles">Errors of files whose network could not be told, any of which may be the one wanted.</param>
+    public CniConfigNotFoundException(string directory, string? networkName, IReadOnlyList<string>? unreadableFiles = null)
+        : base(CniErrorCode.InvalidNetworkConfig, Format(directory, networkName, unreadableFiles ?? []))
     {
         Directory = directory;
         RequestedName = networkName;
+        UnreadableFiles = unreadableFiles ?? [];
     }
 
     /// <summary>The directory searched.</summary>
@@ -236,6 +236,17 @@ public sealed class CniConfigNotFoundException : CniException
 
     /// <summary>The network name looked for; null when the directory holds no configuration at all.</summary>
     public string? RequestedName { get; }
+
+    /// <summary>Errors of files that could not be read far enough to know their network.</summary>
+    public IReadOnlyList<string> UnreadableFiles { get; }
+
+    private static string Format(string directory, string? networkName, IReadOnlyList<string> unreadable)
+    {
+        var text = networkName is null
+            ? $"no net configurations found in {directory}"
+            : $"no net configuration with name \"{networkName}\" in {directory}";
+        return unreadable.Count == 0 ? text : $"{text} ({unreadable.Count} unreadable: {string.Join("; ", unreadable)})";
+    }
 }
 
 /// <summary>Several failures from one operation whose cleanup kept going (rollback, DEL, GC, teardown).</summary>
