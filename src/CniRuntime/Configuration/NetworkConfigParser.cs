@@ -48,6 +48,14 @@ internal static class NetworkConfigParser
             return default;
         }
 
+        // The reader checks UTF-8 only where it decodes; a bad byte in a name would surface later as an
+        // InvalidOperationException from GetString, so check the whole document once, up front.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+        {
+            error = "the document is not valid UTF-8";
+            return default;
+        }
+
         var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth });
         try
         {

@@ -3,7 +3,7 @@ namespace CniRuntime.Tests.Support;
 /// <summary>Paths into the repository's testdata folder, copied beside the test assembly.</summary>
 public static class TestData
 {
-    public static string Root { get; } = Path.Combine(AppContext.BaseDirectory, "testdata");
+    public static string Root { get; } = System.IO.Path.Combine(AppContext.BaseDirectory, "testdata");
 
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 

@@ -1,0 +1,257 @@
+using CniRuntime.Configuration;
+using CniRuntime.Protocol;
+using CniRuntime.Tests.Support;
+
+namespace CniRuntime.Tests.Configuration;
+
+/// <summary>Directory discovery: libcni's LoadNetworkConf rules, and broken neighbours that hide nothing.</summary>
+public sealed class NetworkConfigDiscoveryTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static string List(string name, string type = "bridge") =>
+        $$"""{"cniVersion":"1.0.0","name":"{{name}}","plugins":[{"type":"{{type}}"}]}""";
+
+    [Fact]
+    public async Task A_network_is_found_by_name()
+    {
+        _dir.File("10-a.conflist", List("a"));
+        _dir.File("20-b.conflist", List("b", "ptp"));
+
+        var list = await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "b");
+
+        Assert.Equal("ptp", list.Plugins[0].Type);
+        Assert.Equal(_dir.Combine("20-b.conflist"), list.Source);
+    }
+
+    [Fact]
+    public async Task A_conflist_beats_a_conf_of_the_same_name_and_the_conf_is_the_fallback()
+    {
+        _dir.File("00-same.conf", """{"cniVersion":"0.3.1","name":"same","type":"ptp"}""");
+        _dir.File("99-same.conflist", List("same", "bridge"));
+        _dir.File("50-only.json", """{"cniVersion":"0.3.1","name":"only","type":"macvlan"}""");
+
+        Assert.Equal("bridge", (await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "same")).Plugins[0].Type);
+        Assert.Equal("macvlan", (await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "only")).Plugins[0].Type);
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+        var shadowed = Assert.Single(scan.Diagnostics);
+        Assert.Equal(ConfigDiagnosticKind.Shadowed, shadowed.Kind);
+        Assert.Equal(_dir.Combine("00-same.conf"), shadowed.File);
+    }
+
+    [Fact]
+    public async Task Files_load_conflists_first_then_confs_each_in_name_order()
+    {
+        _dir.File("b.conf", """{"name":"b-conf","type":"x"}""");
+        _dir.File("a.json", """{"name":"a-json","type":"x"}""");
+        _dir.File("z.conflist", List("z"));
+        _dir.File("m.conflist", List("m"));
+
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+
+        Assert.Equal(["m", "z", "a-json", "b-conf"], scan.Networks.Select(n => n.Name));
+    }
+
+    [Fact]
+    public async Task A_missing_directory_has_no_configurations()
+    {
+        var missing = _dir.Combine("nope");
+
+        var error = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(missing, "x"));
+
+        Assert.Equal($"no net configurations found in {missing}", error.Message);
+        Assert.Null(error.RequestedName);
+    }
+
+    [Fact]
+    public async Task An_unknown_name_is_not_found_with_libcnis_words()
+    {
+        _dir.File("a.conflist", List("a"));
+
+        var error = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
+
+        Assert.Equal($"no net configuration with name \"x\" in {_dir.Path}", error.Message);
+    }
+
+    [Fact]
+    public async Task A_malformed_neighbour_does_not_hide_other_networks()
+    {
+        _dir.File("00-broken.conflist", "{\"name\":");
+        _dir.File("10-bad-type.conflist", """{"name":"other","plugins":[{}]}""");
+        _dir.File("20-good.conflist", List("good"));
+
+        var list = await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "good");
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+
+        Assert.Equal("good", list.Name);
+        Assert.Equal(2, scan.Diagnostics.Count);
+        Assert.Equal(ConfigDiagnosticKind.Unreadable, scan.Diagnostics[0].Kind);
+        Assert.Equal(ConfigDiagnosticKind.Invalid, scan.Diagnostics[1].Kind);
+        Assert.Equal("other", scan.Diagnostics[1].NetworkName);
+        Assert.Equal($"{_dir.Combine("10-bad-type.conflist")}: $.plugins[0].type: missing 'type'", scan.Diagnostics[1].Message);
+    }
+
+    [Fact]
+    public async Task The_requested_network_being_broken_is_its_own_error()
+    {
+        _dir.File("10-bad-type.conflist", """{"name":"other","plugins":[{}]}""");
+
+        var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "other"));
+
+        Assert.Equal($"{_dir.Combine("10-bad-type.conflist")}: $.plugins[0].type: missing 'type'", error.Message);
+    }
+
+    [Fact]
+    public async Task A_broken_file_later_in_order_does_not_replace_a_valid_earlier_one()
+    {
+        _dir.File("10-net.conflist", List("net"));
+        _dir.File("20-net.conflist", """{"name":"net","plugins":[]}""");
+
+        var list = await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "net");
+
+        Assert.Equal(_dir.Combine("10-net.conflist"), list.Source);
+    }
+
+    [Fact]
+    public async Task A_broken_file_earlier_in_order_wins_over_a_valid_later_one()
+    {
+        _dir.File("10-net.conflist", """{"name":"net","plugins":[]}""");
+        _dir.File("20-net.conflist", List("net"));
+
+        var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "net"));
+
+        Assert.Equal(_dir.Combine("10-net.conflist"), error.File);
+    }
+
+    [Fact]
+    public async Task When_the_name_is_missing_the_unreadable_files_are_listed()
+    {
+        _dir.File("00-broken.conflist", "not json");
+
+        var error = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
+
+        Assert.StartsWith($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {_dir.Combine("00-broken.conflist")}: error parsing configuration list:", error.Message, StringComparison.Ordinal);
+        Assert.Single(error.UnreadableFiles);
+    }
+
+    [Fact]
+    public async Task Nested_directories_and_other_extensions_are_ignored()
+    {
+        _dir.File("nested/a.conflist", List("nested"));
+        _dir.File("upper.CONFLIST", List("upper"));
+        _dir.File("notes.txt", "hello");
+        _dir.File("top.conflist", List("top"));
+
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+
+        Assert.Equal(["top"], scan.Networks.Select(n => n.Name));
+        Assert.Empty(scan.Diagnostics);
+    }
+
+    [Fact]
+    public async Task A_conf_file_holding_a_list_is_loaded_as_a_list()
+    {
+        _dir.File("10-list.conf", List("listconf", "ptp"));
+
+        var list = await NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "listconf");
+
+        Assert.Equal("ptp", list.Plugins[0].Type);
+    }
+
+    public sealed class SubdirectoryPlugins : IDisposable
+    {
+        private readonly TempDirectory _dir = new();
+
+        public void Dispose() => _dir.Dispose();
+
+        [Fact]
+        public async Task Without_plugins_the_subdirectory_supplies_them()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net"}""");
+            _dir.File("net/10-host-local.conf", """{"type":"host-local"}""");
+
+            var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.Equal(["host-local"], list.Plugins.Select(p => p.Type));
+        }
+
+        [Fact]
+        public async Task Inline_plugins_come_first_then_subdirectory_plugins_in_name_order()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net","plugins":[{"type":"bridge"}]}""");
+            _dir.File("net/20-b.conf", """{"type":"portmap"}""");
+            _dir.File("net/10-a.conf", """{"type":"tuning"}""");
+            _dir.File("net/30-c.json", """{"type":"ignored-extension"}""");
+
+            var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.Equal(["bridge", "tuning", "portmap"], list.Plugins.Select(p => p.Type));
+        }
+
+        [Fact]
+        public async Task LoadOnlyInlinedPlugins_ignores_the_subdirectory()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net","loadOnlyInlinedPlugins":true,"plugins":[{"type":"host-local"}]}""");
+            _dir.File("net/10-a.conf", """{"type":"tuning"}""");
+
+            var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.Equal(["host-local"], list.Plugins.Select(p => p.Type));
+        }
+
+        [Fact]
+        public async Task Inline_plugins_with_an_empty_or_missing_subdirectory_are_fine()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net","plugins":[{"type":"bridge"}]}""");
+            var withoutSubdirectory = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+            Directory.CreateDirectory(_dir.Combine("net"));
+            var withEmptySubdirectory = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.Single(withoutSubdirectory.Plugins);
+            Assert.Single(withEmptySubdirectory.Plugins);
+        }
+
+        [Fact]
+        public async Task No_plugins_anywhere_is_an_error()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net"}""");
+
+            var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist")));
+
+            Assert.Equal($"{_dir.Combine("net.conflist")}: $.plugins: no plugin configs found", error.Message);
+        }
+
+        [Fact]
+        public async Task A_broken_subdirectory_plugin_names_its_own_file()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net"}""");
+            _dir.File("net/10-a.conf", """{"ipam":{}}""");
+
+            var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist")));
+
+            Assert.Equal($"{_dir.Combine("net", "10-a.conf")}: $.type: missing 'type'", error.Message);
+        }
+    }
+
+    [Fact]
+    public async Task An_unreadable_file_is_a_diagnostic_with_the_reason()
+    {
+        var path = _dir.File("10-secret.conflist", List("secret"));
+        File.SetUnixFileMode(path, UnixFileMode.None);
+        _dir.File("20-ok.conflist", List("ok"));
+        if (Environment.UserName == "root")
+        {
+            // root reads mode-000 files; make the file a directory-shaped obstacle instead.
+            File.Delete(path);
+            Directory.CreateDirectory(_dir.Combine("10-secret.conflist"));
+        }
+
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+
+        Assert.Equal(["ok"], scan.Networks.Select(n => n.Name));
+        Assert.True(scan.Diagnostics.Count <= 1);
+        _ = CniErrorCode.IoFailure;
+    }
+}
