@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds CniRuntime and runs every test project. The tests run inside a throwaway network and mount namespace, so
+# nothing they do (namespaces, links, firewall rules, /run/netns mounts) can touch the host; everything they create
+# disappears with that namespace even if a test fails to clean up.
+# Ends with one line: "N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+
+configuration="${CONFIGURATION:-Debug}"
+# Restore and build outside the sandbox, where NuGet is reachable.
+dotnet build CniRuntime.sln -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
+
+log="$(mktemp -t cniruntime-tests.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+
+projects=(tests/CniRuntime.Tests tests/CniRuntime.IntegrationTests)
+status=0
+for project in "${projects[@]}"; do
+  echo "== $project"
+  # lo must be up: the test host talks to the runner over loopback.
+  if ! unshare --net --mount --propagation private -- bash -c '
+      ip link set lo up
+      exec dotnet test "$0" -c "$1" --no-build -nologo --logger "console;verbosity=normal"' \
+      "$project" "$configuration" 2>&1 | tee -a "$log"; then
+    status=1
+  fi
+done
+
+# Sum the VSTest summary lines ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...").
+summary=$(awk '/^(Passed|Failed)! +- Failed:/ {gsub(",",""); f+=$4; p+=$6; s+=$8; n++}
+  END {printf "%d passed, %d failed, %d skipped %d\n", p, f, s, n}' "$log")
+read -r passed _ failed _ skipped _ runs <<<"$summary"
+if [ "$runs" -ne "${#projects[@]}" ]; then
+  echo "test.sh: expected ${#projects[@]} test summaries, found $runs" >&2
+  status=1
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$failed" -ne 0 ]; then status=1; fi
+exit "$status"
