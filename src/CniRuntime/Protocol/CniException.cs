@@ -265,3 +265,17 @@ public sealed class CniAggregateException : CniException
     private static CniErrorCode CodeOf(IReadOnlyList<Exception> errors) =>
         errors.Count > 0 && errors[0] is CniException first ? first.Code : CniErrorCode.Unknown;
 }
+
+/// <summary>A result cache file exists but cannot be used (empty, truncated, not JSON, or of an unknown kind).</summary>
+public sealed class CniCacheException : CniException
+{
+    /// <summary>Creates the error.</summary>
+    public CniCacheException(string message, string path, Exception? innerException = null)
+        : base(CniErrorCode.DecodingFailure, message, null, innerException)
+    {
+        Path = path;
+    }
+
+    /// <summary>The cache file.</summary>
+    public string Path { get; }
+}

@@ -1,0 +1,38 @@
+using System.Text.Json;
+
+namespace CniRuntime.Caching;
+
+/// <summary>
+/// What the runtime keeps of one successful ADD (libcni's cached attachment): who was attached to which network
+/// through which interface, with the configuration, arguments and result ADD used, so DEL, CHECK and GC can run
+/// after the configuration changed or the runtime restarted.
+/// </summary>
+public sealed record NetworkAttachment
+{
+    /// <summary>The container ID.</summary>
+    public required string ContainerId { get; init; }
+
+    /// <summary>The network name.</summary>
+    public required string NetworkName { get; init; }
+
+    /// <summary>The interface name inside the container.</summary>
+    public required string InterfaceName { get; init; }
+
+    /// <summary>The network namespace path ADD used, if any.</summary>
+    public string? NetworkNamespace { get; init; }
+
+    /// <summary>The configuration list document ADD used (empty for a legacy cache file).</summary>
+    public ReadOnlyMemory<byte> Config { get; init; }
+
+    /// <summary>The CNI_ARGS pairs ADD used.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> CniArgs { get; init; } = [];
+
+    /// <summary>The capability arguments ADD was given.</summary>
+    public IReadOnlyDictionary<string, JsonElement> CapabilityArgs { get; init; } = new Dictionary<string, JsonElement>();
+
+    /// <summary>The final ADD result as written (any version), if one was cached.</summary>
+    public JsonElement? Result { get; init; }
+
+    /// <summary>True when read from a pre-0.8 libcni cache file that holds only the raw result.</summary>
+    public bool IsLegacy { get; init; }
+}

@@ -1,0 +1,385 @@
+using System.Buffers;
+using System.Text.Json;
+using CniRuntime.Interop;
+using CniRuntime.Protocol;
+
+namespace CniRuntime.Caching;
+
+/// <summary>
+/// The result cache, byte-compatible with libcni's: <c>&lt;cacheDir&gt;/results/&lt;network&gt;-&lt;containerID&gt;-&lt;ifname&gt;</c>
+/// holding a <c>cniCacheV1</c> document, so attachments made by Go runtimes (cnitool, containerd, CRI-O) and by
+/// CniRuntime can be removed by either. Unlike libcni, writes are atomic (temp file, fsync, rename): a crash
+/// leaves the old file or the new one, never an empty one.
+/// </summary>
+public sealed class ResultCache
+{
+    /// <summary>The <c>kind</c> of libcni's cache document.</summary>
+    public const string KindV1 = "cniCacheV1";
+
+    /// <summary>The largest cache file read; anything larger is treated as corrupt.</summary>
+    public const int MaxFileBytes = 16 * 1024 * 1024;
+
+    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates a cache rooted at <paramref name="cacheDirectory"/> (libcni's default is <c>/var/lib/cni</c>).</summary>
+    public ResultCache(string cacheDirectory, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
+        CacheDirectory = cacheDirectory;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>The cache root.</summary>
+    public string CacheDirectory { get; }
+
+    /// <summary>Where result files live.</summary>
+    public string ResultsDirectory => Path.Combine(CacheDirectory, "results");
+
+    /// <summary>Where lock files live.</summary>
+    public string LocksDirectory => Path.Combine(CacheDirectory, "locks");
+
+    /// <summary>The cache file of an attachment.</summary>
+    /// <exception cref="CniException">A part is empty (libcni's message).</exception>
+    public string GetPath(string networkName, string containerId, string interfaceName)
+    {
+        if (string.IsNullOrEmpty(networkName) || string.IsNullOrEmpty(containerId) || string.IsNullOrEmpty(interfaceName))
+        {
+            throw new CniException(
+                CniErrorCode.InvalidEnvironmentVariables,
+                $"cache file path requires network name (\"{networkName}\"), container ID (\"{containerId}\"), and interface name (\"{interfaceName}\")");
+        }
+
+        return Path.Combine(ResultsDirectory, $"{networkName}-{containerId}-{interfaceName}");
+    }
+
+    /// <summary>Takes the lock of one attachment; operations on it run one at a time, across processes too.</summary>
+    public Task<AttachmentLock> LockAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default)
+    {
+        var name = Path.GetFileName(GetPath(networkName, containerId, interfaceName));
+        return AttachmentLock.AcquireAsync(Path.Combine(LocksDirectory, name), _timeProvider, cancellationToken);
+    }
+
+    /// <summary>Writes (or replaces) an attachment's cache file atomically, mode 0600 in a 0700 directory.</summary>
+    /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
+    public async Task WriteAsync(NetworkAttachment attachment, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        var path = GetPath(attachment.NetworkName, attachment.ContainerId, attachment.InterfaceName);
+        var bytes = Serialize(attachment);
+        var temporary = Path.Combine(ResultsDirectory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            Directory.CreateDirectory(CacheDirectory, DirectoryMode);
+            Directory.CreateDirectory(ResultsDirectory, DirectoryMode);
+            var options = new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                BufferSize = 0,
+            };
+            var stream = new FileStream(temporary, options);
+            await using (stream.ConfigureAwait(false))
+            {
+                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+            Libc.FsyncDirectory(ResultsDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            TryDelete(temporary);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new CniException(CniErrorCode.IoFailure, $"failed to write cache file {path}: {ex.Message}", null, ex);
+        }
+    }
+
+    /// <summary>Reads an attachment's cache file.</summary>
+    /// <returns>The attachment, or null when there is no file.</returns>
+    /// <exception cref="CniCacheException">The file exists but is empty, truncated or not a cache document.</exception>
+    public async Task<NetworkAttachment?> ReadAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default)
+    {
+        var path = GetPath(networkName, containerId, interfaceName);
+        var bytes = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
+        return bytes is null ? null : Parse(bytes, path, networkName, containerId, interfaceName);
+    }
+
+    /// <summary>Deletes an attachment's cache file; a missing file (or missing name parts) is not an error.</summary>
+    public void Delete(string networkName, string containerId, string interfaceName)
+    {
+        if (string.IsNullOrEmpty(networkName) || string.IsNullOrEmpty(containerId) || string.IsNullOrEmpty(interfaceName))
+        {
+            return;
+        }
+
+        TryDelete(GetPath(networkName, containerId, interfaceName));
+    }
+
+    /// <summary>
+    /// Lists cached attachments (libcni's <c>GetCachedAttachments</c>): all, or those of one container. Files that
+    /// cannot be read or are not <c>cniCacheV1</c> documents are skipped.
+    /// </summary>
+    public async Task<IReadOnlyList<NetworkAttachment>> ListAsync(string? containerId = null, CancellationToken cancellationToken = default)
+    {
+        if (!Directory.Exists(ResultsDirectory))
+        {
+            return [];
+        }
+
+        var found = new List<NetworkAttachment>();
+        var names = Directory.EnumerateFiles(ResultsDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (name is null || name.StartsWith('.'))
+            {
+                continue;
+            }
+
+            if (!string.IsNullOrEmpty(containerId))
+            {
+                // Names and IDs may contain '-', so the name only narrows the search; the document decides.
+                var at = name.IndexOf($"-{containerId}-", StringComparison.Ordinal);
+                if (at <= 0 || at + containerId.Length + 2 >= name.Length)
+                {
+                    continue;
+                }
+            }
+
+            var path = Path.Combine(ResultsDirectory, name);
+            try
+            {
+                var bytes = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
+                if (bytes is null || !TryParseV1(bytes, out var attachment))
+                {
+                    continue;
+                }
+
+                if (string.IsNullOrEmpty(attachment.InterfaceName) || string.IsNullOrEmpty(attachment.NetworkName)
+                    || (!string.IsNullOrEmpty(containerId) && attachment.ContainerId != containerId))
+                {
+                    continue;
+                }
+
+                found.Add(attachment);
+            }
+            catch (CniCacheException)
+            {
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>The cache document of an attachment, as libcni writes it.</summary>
+    internal static byte[] Serialize(NetworkAttachment attachment)
+    {
+        var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 2 + 512);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("kind", KindV1);
+            writer.WriteString("containerId", attachment.ContainerId);
+            writer.WriteBase64String("config", attachment.Config.Span);
+            writer.WriteString("ifName", attachment.InterfaceName);
+            writer.WriteString("networkName", attachment.NetworkName);
+            if (!string.IsNullOrEmpty(attachment.NetworkNamespace))
+            {
+                writer.WriteString("netns", attachment.NetworkNamespace);
+            }
+
+            if (attachment.CniArgs.Count > 0)
+            {
+                writer.WritePropertyName("cniArgs");
+                writer.WriteStartArray();
+                foreach (var (key, value) in attachment.CniArgs)
+                {
+                    writer.WriteStartArray();
+                    writer.WriteStringValue(key);
+                    writer.WriteStringValue(value);
+                    writer.WriteEndArray();
+                }
+
+                writer.WriteEndArray();
+            }
+
+            if (attachment.CapabilityArgs.Count > 0)
+            {
+                writer.WritePropertyName("capabilityArgs");
+                writer.WriteStartObject();
+                foreach (var (key, value) in attachment.CapabilityArgs)
+                {
+                    writer.WritePropertyName(key);
+                    value.WriteTo(writer);
+                }
+
+                writer.WriteEndObject();
+            }
+
+            if (attachment.Result is { ValueKind: JsonValueKind.Object } result)
+            {
+                writer.WritePropertyName("result");
+                result.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads a cache document; falls back to libcni's legacy format, where the file is the raw result.</summary>
+    internal static NetworkAttachment Parse(ReadOnlySpan<byte> bytes, string path, string networkName, string containerId, string interfaceName)
+    {
+        if (bytes.IsEmpty)
+        {
+            throw new CniCacheException($"cache file {path} is empty", path);
+        }
+
+        if (TryParseV1(bytes, out var attachment))
+        {
+            return attachment;
+        }
+
+        JsonElement root;
+        try
+        {
+            var reader = new Utf8JsonReader(bytes);
+            root = JsonElement.ParseValue(ref reader);
+        }
+        catch (JsonException ex)
+        {
+            throw new CniCacheException($"cache file {path} is not valid JSON: {ex.Message}", path, ex);
+        }
+
+        if (root.ValueKind != JsonValueKind.Object || root.TryGetProperty("kind", out _))
+        {
+            throw new CniCacheException($"cache file {path} has wrong kind", path);
+        }
+
+        return new NetworkAttachment
+        {
+            ContainerId = containerId,
+            NetworkName = networkName,
+            InterfaceName = interfaceName,
+            Result = root,
+            IsLegacy = true,
+        };
+    }
+
+    private static bool TryParseV1(ReadOnlySpan<byte> bytes, out NetworkAttachment attachment)
+    {
+        attachment = null!;
+        JsonElement root;
+        try
+        {
+            var reader = new Utf8JsonReader(bytes);
+            root = JsonElement.ParseValue(ref reader);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        if (root.ValueKind != JsonValueKind.Object
+            || !root.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String || kind.GetString() != KindV1)
+        {
+            return false;
+        }
+
+        try
+        {
+            var capabilityArgs = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            if (root.TryGetProperty("capabilityArgs", out var capabilities) && capabilities.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var property in capabilities.EnumerateObject())
+                {
+                    capabilityArgs[property.Name] = property.Value;
+                }
+            }
+
+            var cniArgs = new List<KeyValuePair<string, string>>();
+            if (root.TryGetProperty("cniArgs", out var args) && args.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var pair in args.EnumerateArray())
+                {
+                    if (pair.ValueKind == JsonValueKind.Array && pair.GetArrayLength() == 2
+                        && pair[0].ValueKind == JsonValueKind.String && pair[1].ValueKind == JsonValueKind.String)
+                    {
+                        cniArgs.Add(new KeyValuePair<string, string>(pair[0].GetString()!, pair[1].GetString()!));
+                    }
+                }
+            }
+
+            attachment = new NetworkAttachment
+            {
+                ContainerId = String(root, "containerId"),
+                NetworkName = String(root, "networkName"),
+                InterfaceName = String(root, "ifName"),
+                NetworkNamespace = String(root, "netns") is { Length: > 0 } netns ? netns : null,
+                Config = root.TryGetProperty("config", out var config) && config.ValueKind == JsonValueKind.String && config.TryGetBytesFromBase64(out var decoded)
+                    ? decoded
+                    : ReadOnlyMemory<byte>.Empty,
+                CniArgs = cniArgs,
+                CapabilityArgs = capabilityArgs,
+                Result = root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object ? result : null,
+            };
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string String(JsonElement root, string key) =>
+        root.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? string.Empty : string.Empty;
+
+    private static async Task<byte[]?> ReadFileAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                return null;
+            }
+
+            if (info.Length > MaxFileBytes)
+            {
+                throw new CniCacheException($"cache file {path} is {info.Length} bytes, larger than any cache document", path);
+            }
+
+            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CniCacheException($"cannot read cache file {path}: {ex.Message}", path, ex);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}

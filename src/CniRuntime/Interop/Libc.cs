@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+
+namespace CniRuntime.Interop;
+
+/// <summary>The few libc calls .NET has no API for (file locks, inode identity, directory fsync).</summary>
+internal static unsafe partial class Libc
+{
+    public const int LockExclusive = 2;
+    public const int LockNonBlocking = 4;
+    public const int LockUnlock = 8;
+    public const int EWouldBlock = 11;
+    public const int EIntr = 4;
+    public const int ENoEnt = 2;
+    public const int ORdOnly = 0;
+    public const int ODirectory = 0x10000;
+    public const int OCloExec = 0x80000;
+
+    // struct stat starts with st_dev (8 bytes) then st_ino (8 bytes) on both x86-64 and arm64 Linux.
+    private const int StatBufferSize = 256;
+    private const int InodeOffset = 8;
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    // open(2) without O_CREAT takes no mode, so the variadic third argument is never read.
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
+    private static partial int Fstat(int fd, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Stat(string path, byte* buffer);
+
+    /// <summary>The (device, inode) of an open file, or null on failure.</summary>
+    public static (ulong Device, ulong Inode)? Identity(int fd)
+    {
+        var buffer = stackalloc byte[StatBufferSize];
+        return Fstat(fd, buffer) == 0 ? (*(ulong*)buffer, *(ulong*)(buffer + InodeOffset)) : null;
+    }
+
+    /// <summary>The (device, inode) a path names now, or null when it does not exist.</summary>
+    public static (ulong Device, ulong Inode)? Identity(string path)
+    {
+        var buffer = stackalloc byte[StatBufferSize];
+        return Stat(path, buffer) == 0 ? (*(ulong*)buffer, *(ulong*)(buffer + InodeOffset)) : null;
+    }
+
+    /// <summary>Flushes a directory's entries (a rename into it) to disk; best effort.</summary>
+    public static void FsyncDirectory(string path)
+    {
+        var fd = Open(path, ORdOnly | ODirectory | OCloExec);
+        if (fd >= 0)
+        {
+            _ = Fsync(fd);
+            _ = Close(fd);
+        }
+    }
+}

@@ -1,0 +1,472 @@
+using System.Text.Json;
+using CniRuntime.Caching;
+using CniRuntime.Configuration;
+using CniRuntime.Invocation;
+using CniRuntime.Protocol;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace CniRuntime.Networks;
+
+/// <summary>
+/// The CNI engine: everything libcni does for a runtime (ADD, CHECK, DEL, STATUS, GC, VERSION, the result cache),
+/// plus what runtimes had to add themselves: per-call timeouts that kill the plugin's process tree, retries of
+/// "try again later", rollback of a failed ADD, atomic cache writes and per-attachment locks.
+/// </summary>
+/// <remarks>Thread-safe; one instance serves every network and container.</remarks>
+public sealed partial class CniClient : ICniClient
+{
+    private static readonly byte[] VersionRequest = """{"cniVersion":"1.1.0"}"""u8.ToArray();
+    private readonly IPluginExecutor _executor;
+    private readonly ResiliencePipeline _pipeline;
+
+    /// <summary>Creates a client.</summary>
+    /// <param name="options">Plugin directories, cache directory, timeouts; the defaults when null.</param>
+    /// <param name="executor">How plugins run; real child processes when null.</param>
+    public CniClient(CniClientOptions? options = null, IPluginExecutor? executor = null)
+    {
+        Options = options ?? new CniClientOptions();
+        _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions { TimeProvider = Options.TimeProvider });
+        Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider);
+        var builder = new ResiliencePipelineBuilder { TimeProvider = Options.TimeProvider };
+        if (Options.TransientRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<CniException>(static e => e.IsTransient),
+                MaxRetryAttempts = Options.TransientRetries,
+                Delay = Options.TransientRetryDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+            });
+        }
+
+        _pipeline = builder.AddTimeout(Options.PluginTimeout).Build();
+    }
+
+    /// <summary>The options in force.</summary>
+    public CniClientOptions Options { get; }
+
+    /// <summary>The result cache.</summary>
+    public ResultCache Cache { get; }
+
+    /// <inheritdoc />
+    public async Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(runtimeConfig);
+        CniNames.ValidateContainerId(runtimeConfig.ContainerId);
+        CniNames.ValidateNetworkName(list.Name);
+        CniNames.ValidateInterfaceName(runtimeConfig.InterfaceName);
+        var version = list.GetVersion();
+        var cniArgs = CniArgs.Format(runtimeConfig.Args);
+
+        using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        CniResult? result = null;
+        var started = false;
+        try
+        {
+            foreach (var plugin in list.Plugins)
+            {
+                var path = Locate(plugin, list.Name, CniCommand.Add);
+                var stdin = PluginRequest.BuildStdin(
+                    plugin,
+                    list.Name,
+                    list.CniVersion,
+                    result is null ? null : ForChaining(result, version),
+                    PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
+                var environment = PluginRequest.BuildEnvironment(CniCommand.Add, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
+                started = true;
+                var output = await InvokeAsync(plugin, path, list.Name, CniCommand.Add, stdin, environment, cancellationToken).ConfigureAwait(false);
+                result = ParseResult(output, version, plugin, list.Name);
+            }
+
+            result ??= CniResult.Empty(version);
+            await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
+            return result;
+        }
+        catch (Exception ex) when (started && Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
+        {
+            await RollbackAsync(list, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(runtimeConfig);
+        var version = list.GetVersion();
+        var cniArgs = CniArgs.Format(runtimeConfig.Args);
+        using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+
+        CniResult? cached = null;
+        if (version >= CniVersion.V040)
+        {
+            try
+            {
+                cached = await ReadCachedResultAsync(list, runtimeConfig, version, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException)
+            {
+                // A missing, empty or corrupt cache must never block DEL (a pod stuck terminating); plugins get no prevResult.
+            }
+        }
+
+        await DeletePluginsAsync(list, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
+        Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
+        attachmentLock.RemoveOnRelease();
+    }
+
+    /// <inheritdoc />
+    public async Task CheckNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(runtimeConfig);
+
+        // disableCheck is honoured before anything else (libcni tests the version first, so a 0.3.x list with
+        // disableCheck still fails).
+        if (list.DisableCheck)
+        {
+            return;
+        }
+
+        var version = list.GetVersion();
+        if (version < CniVersion.V040)
+        {
+            throw new CniException(CniErrorCode.IncompatibleCniVersion, $"configuration version \"{list.CniVersion}\" does not support the CHECK command");
+        }
+
+        var cniArgs = CniArgs.Format(runtimeConfig.Args);
+        using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        CniResult? cached;
+        try
+        {
+            cached = await ReadCachedResultAsync(list, runtimeConfig, version, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            throw new CniException(ex.Code, $"failed to get network \"{list.Name}\" cached result: {ex.Message}", null, ex);
+        }
+
+        foreach (var plugin in list.Plugins)
+        {
+            var path = Locate(plugin, list.Name, CniCommand.Check);
+            var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, cached, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
+            var environment = PluginRequest.BuildEnvironment(CniCommand.Check, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
+            await InvokeAsync(plugin, path, list.Name, CniCommand.Check, stdin, environment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task GetStatusNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        if (list.GetVersion() < CniVersion.V110)
+        {
+            return;
+        }
+
+        foreach (var plugin in list.Plugins)
+        {
+            var path = Locate(plugin, list.Name, CniCommand.Status);
+            var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion);
+            var environment = PluginRequest.BuildEnvironment(CniCommand.Status, null, null, null, string.Empty, Options.PluginDirectories);
+            await InvokeAsync(plugin, path, list.Name, CniCommand.Status, stdin, environment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        if (list.DisableGC)
+        {
+            return;
+        }
+
+        var version = list.GetVersion();
+        var errors = new List<Exception>();
+        var valid = args?.ValidAttachments?.Select(a => (a.ContainerId, a.InterfaceName)).ToHashSet() ?? [];
+        foreach (var attachment in await Cache.ListAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            if (attachment.NetworkName != list.Name || valid.Contains((attachment.ContainerId, attachment.InterfaceName)))
+            {
+                continue;
+            }
+
+            try
+            {
+                await DeleteNetworkListAsync(list, FromAttachment(attachment), cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        if (version >= CniVersion.V110)
+        {
+            var keep = args is null ? null : new GcAttachments(args.ValidAttachments?.Select(a => (a.ContainerId, a.InterfaceName)).ToList());
+            foreach (var plugin in list.Plugins)
+            {
+                try
+                {
+                    var path = Locate(plugin, list.Name, CniCommand.Gc);
+                    var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, validAttachments: keep);
+                    var environment = PluginRequest.BuildEnvironment(CniCommand.Gc, null, null, null, string.Empty, Options.PluginDirectories);
+                    await InvokeAsync(plugin, path, list.Name, CniCommand.Gc, stdin, environment, cancellationToken).ConfigureAwait(false);
+                }
+                catch (CniException ex)
+                {
+                    errors.Add(ex);
+                }
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new CniAggregateException($"GC of network \"{list.Name}\" failed", errors);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> ValidateNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        var errors = new List<Exception>();
+        var capabilities = new List<string>();
+        var wanted = list.CniVersion.Length == 0 ? "0.1.0" : list.CniVersion;
+        foreach (var plugin in list.Plugins)
+        {
+            try
+            {
+                var info = await GetVersionInfoAsync(plugin.Type, cancellationToken).ConfigureAwait(false);
+                if (!info.Supports(wanted))
+                {
+                    throw new CniException(
+                        CniErrorCode.IncompatibleCniVersion,
+                        $"plugin {plugin.Type} does not support config version \"{wanted}\"",
+                        $"it supports {string.Join(", ", info.SupportedVersions)}");
+                }
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+
+            capabilities.AddRange(plugin.EnabledCapabilities.Where(c => !capabilities.Contains(c)));
+        }
+
+        return errors.Count > 0 ? throw new CniAggregateException($"network \"{list.Name}\" is not valid", errors) : capabilities;
+    }
+
+    /// <inheritdoc />
+    public async Task<PluginVersionInfo> GetVersionInfoAsync(string pluginType, CancellationToken cancellationToken = default)
+    {
+        string path;
+        try
+        {
+            path = _executor.FindPlugin(pluginType, Options.PluginDirectories);
+        }
+        catch (CniException ex)
+        {
+            throw ex.WithContext(pluginType, null, CniCommand.Version);
+        }
+
+        // Plugins built on very old skel insist on these variables even for VERSION.
+        var environment = PluginRequest.BuildEnvironment(CniCommand.Version, string.Empty, "dummy", "dummy", string.Empty, ["dummy"]);
+        ReadOnlyMemory<byte> output;
+        try
+        {
+            output = await InvokeAsync(path, pluginType, null, CniCommand.Version, VersionRequest, environment, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniPluginException ex) when (ex.ErrorMessage == "unknown CNI_COMMAND: VERSION")
+        {
+            return PluginVersionInfo.Legacy;
+        }
+
+        try
+        {
+            return PluginVersionInfo.Parse(output.Span);
+        }
+        catch (CniException ex)
+        {
+            throw ex.WithContext(pluginType, null, CniCommand.Version);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<CniResult?> GetCachedResultAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(runtimeConfig);
+        return await ReadCachedResultAsync(list, runtimeConfig, list.GetVersion(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<CachedNetworkConfig?> GetCachedConfigAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        ArgumentNullException.ThrowIfNull(runtimeConfig);
+        var attachment = await Cache.ReadAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        if (attachment is null)
+        {
+            return null;
+        }
+
+        if (attachment.IsLegacy)
+        {
+            throw new CniCacheException($"failed to unmarshal cached network \"{list.Name}\" config: the cache holds only a result", Cache.GetPath(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName));
+        }
+
+        return new CachedNetworkConfig(
+            attachment.Config,
+            runtimeConfig with
+            {
+                Args = attachment.CniArgs.Count > 0 ? attachment.CniArgs : runtimeConfig.Args,
+                CapabilityArgs = attachment.CapabilityArgs,
+            });
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
+        Cache.ListAsync(containerId, cancellationToken);
+
+    private async Task DeletePluginsAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
+    {
+        for (var i = list.Plugins.Count - 1; i >= 0; i--)
+        {
+            var plugin = list.Plugins[i];
+            var path = Locate(plugin, list.Name, CniCommand.Del);
+            var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, prevResult, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
+            var environment = PluginRequest.BuildEnvironment(CniCommand.Del, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
+            await InvokeAsync(plugin, path, list.Name, CniCommand.Del, stdin, environment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // The attachment lock is already held by the failed ADD.
+    private async Task RollbackAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    {
+        try
+        {
+            // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
+            var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
+            await DeletePluginsAsync(list, runtimeConfig, prevResult, cniArgs, CancellationToken.None).ConfigureAwait(false);
+            Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
+        }
+        catch (CniException rollbackError)
+        {
+            throw new CniAggregateException(
+                $"ADD of network \"{list.Name}\" failed and the rollback DEL failed too; the attachment may hold resources until DEL succeeds",
+                [addError, rollbackError]);
+        }
+    }
+
+    private async Task<CniResult?> ReadCachedResultAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniVersion version, CancellationToken cancellationToken)
+    {
+        var attachment = await Cache.ReadAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        if (attachment?.Result is not { } raw)
+        {
+            return null;
+        }
+
+        return CniResultJson.Parse(System.Text.Encoding.UTF8.GetBytes(raw.GetRawText()), version).ConvertTo(version);
+    }
+
+    private string Locate(PluginConfig plugin, string networkName, string command)
+    {
+        try
+        {
+            return _executor.FindPlugin(plugin.Type, Options.PluginDirectories);
+        }
+        catch (CniException ex)
+        {
+            throw ex.WithContext(plugin.Type, networkName, command);
+        }
+    }
+
+    private Task<ReadOnlyMemory<byte>> InvokeAsync(PluginConfig plugin, string path, string networkName, string command, byte[] stdin, Dictionary<string, string> environment, CancellationToken cancellationToken) =>
+        InvokeAsync(path, plugin.Type, networkName, command, stdin, environment, cancellationToken);
+
+    private async Task<ReadOnlyMemory<byte>> InvokeAsync(string path, string pluginType, string? networkName, string command, byte[] stdin, Dictionary<string, string> environment, CancellationToken cancellationToken)
+    {
+        var invocation = new PluginInvocation(path, stdin, environment);
+        try
+        {
+            return await _pipeline.ExecuteAsync(
+                static async (state, token) =>
+                {
+                    var outcome = await state.Executor.ExecuteAsync(state.Invocation, token).ConfigureAwait(false);
+                    return PluginOutput.Interpret(outcome, state.Invocation.PluginPath);
+                },
+                (Executor: _executor, Invocation: invocation),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            throw new CniPluginTimeoutException(path, Options.PluginTimeout, string.Empty, ex).WithContext<CniPluginTimeoutException>(pluginType, networkName, command);
+        }
+        catch (CniException ex)
+        {
+            throw ex.WithContext(pluginType, networkName, command);
+        }
+    }
+
+    private static CniResult ParseResult(ReadOnlyMemory<byte> output, CniVersion version, PluginConfig plugin, string networkName)
+    {
+        try
+        {
+            return CniResultJson.Parse(output.Span, version);
+        }
+        catch (CniException ex)
+        {
+            throw ex.WithContext(plugin.Type, networkName, CniCommand.Add);
+        }
+    }
+
+    // The next plugin reads prevResult in the list's version; convert when the previous plugin answered in another.
+    private static CniResult ForChaining(CniResult result, CniVersion version)
+    {
+        if (result.CniVersion == version || !version.IsKnown)
+        {
+            return result;
+        }
+
+        try
+        {
+            return result.ConvertTo(version);
+        }
+        catch (CniException)
+        {
+            return result;
+        }
+    }
+
+    private static NetworkAttachment ToAttachment(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult result)
+    {
+        var reader = new Utf8JsonReader(CniResultJson.ToUtf8Bytes(result));
+        return new NetworkAttachment
+        {
+            ContainerId = runtimeConfig.ContainerId,
+            NetworkName = list.Name,
+            InterfaceName = runtimeConfig.InterfaceName,
+            NetworkNamespace = runtimeConfig.NetworkNamespace,
+            Config = list.Bytes,
+            CniArgs = runtimeConfig.Args,
+            CapabilityArgs = runtimeConfig.CapabilityArgs,
+            Result = JsonElement.ParseValue(ref reader),
+        };
+    }
+
+    private static RuntimeConfig FromAttachment(NetworkAttachment attachment) => new()
+    {
+        ContainerId = attachment.ContainerId,
+        NetworkNamespace = attachment.NetworkNamespace,
+        InterfaceName = attachment.InterfaceName,
+        Args = attachment.CniArgs,
+        CapabilityArgs = attachment.CapabilityArgs,
+    };
+}

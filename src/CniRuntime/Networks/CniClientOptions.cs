@@ -1,0 +1,33 @@
+namespace CniRuntime.Networks;
+
+/// <summary>How a <see cref="CniClient"/> finds plugins, keeps state and copes with failures.</summary>
+public sealed record CniClientOptions
+{
+    /// <summary>The directories searched for plugin binaries, in order (<c>CNI_PATH</c>). The default is <c>/opt/cni/bin</c>.</summary>
+    public IReadOnlyList<string> PluginDirectories { get; init; } = ["/opt/cni/bin"];
+
+    /// <summary>Where results are cached (libcni's <c>/var/lib/cni</c> by default, so Go runtimes share it).</summary>
+    public string CacheDirectory { get; init; } = "/var/lib/cni";
+
+    /// <summary>
+    /// The longest one plugin call may take; then the plugin's process tree is killed and the call fails with
+    /// <see cref="Protocol.CniPluginTimeoutException"/>. The default is one minute (a DHCP lease can take seconds;
+    /// a hung plugin must not hold a sandbox forever).
+    /// </summary>
+    public TimeSpan PluginTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often a call that fails with code 11 ("try again later") is retried. The default is 3; 0 turns retries off.</summary>
+    public int TransientRetries { get; init; } = 3;
+
+    /// <summary>The first pause before retrying a code-11 failure; later pauses grow exponentially, with jitter. The default is 200 ms.</summary>
+    public TimeSpan TransientRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// When true (the default), a failed ADD of a list is followed by a DEL of the whole list before the error is
+    /// returned, so nothing a partial ADD created is left behind. libcni leaves this to every runtime.
+    /// </summary>
+    public bool RollbackFailedAdd { get; init; } = true;
+
+    /// <summary>The clock for timeouts, retries and lock polling.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

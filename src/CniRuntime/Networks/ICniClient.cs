@@ -1,0 +1,40 @@
+using CniRuntime.Caching;
+using CniRuntime.Configuration;
+using CniRuntime.Invocation;
+using CniRuntime.Protocol;
+
+namespace CniRuntime.Networks;
+
+/// <summary>The CNI operations a runtime performs on a network (libcni's <c>CNI</c> interface).</summary>
+public interface ICniClient
+{
+    /// <summary>Runs ADD on every plugin of the list in order, chaining results, and caches the final result.</summary>
+    Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs CHECK on every plugin of the list in order, with the cached result.</summary>
+    Task CheckNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs DEL on every plugin of the list in reverse order, with the cached result, then drops the cache.</summary>
+    Task DeleteNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs STATUS on every plugin of the list in order (1.1.0 lists; others are assumed ready).</summary>
+    Task GetStatusNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes stale cached attachments of the network and sends GC to its plugins (1.1.0).</summary>
+    Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default);
+
+    /// <summary>Checks that every plugin exists and supports the list version; returns the enabled capabilities.</summary>
+    Task<IReadOnlyList<string>> ValidateNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default);
+
+    /// <summary>Asks a plugin which versions it supports.</summary>
+    Task<PluginVersionInfo> GetVersionInfoAsync(string pluginType, CancellationToken cancellationToken = default);
+
+    /// <summary>The cached result of an attachment, converted to the list's version, or null.</summary>
+    Task<CniResult?> GetCachedResultAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
+
+    /// <summary>The configuration and arguments an attachment was added with, or null.</summary>
+    Task<CachedNetworkConfig?> GetCachedConfigAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
+
+    /// <summary>The cached attachments, of every container or of one.</summary>
+    Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default);
+}
