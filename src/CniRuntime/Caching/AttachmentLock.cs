@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using CniRuntime.Interop;
 using CniRuntime.Protocol;
+using Microsoft.Win32.SafeHandles;
 
 namespace CniRuntime.Caching;
 
@@ -12,13 +13,13 @@ namespace CniRuntime.Caching;
 public sealed class AttachmentLock : IDisposable
 {
     private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
-    private readonly FileStream _file;
+    private readonly SafeFileHandle _handle;
     private bool _removeOnRelease;
 
-    private AttachmentLock(string path, FileStream file)
+    private AttachmentLock(string path, SafeFileHandle handle)
     {
         Path = path;
-        _file = file;
+        _handle = handle;
     }
 
     /// <summary>The lock file.</summary>
@@ -37,15 +38,15 @@ public sealed class AttachmentLock : IDisposable
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var file = Open(path);
-            var fd = (int)file.SafeFileHandle.DangerousGetHandle();
+            var handle = Open(path);
+            var fd = (int)handle.DangerousGetHandle();
             if (Libc.Flock(fd, Libc.LockExclusive | Libc.LockNonBlocking) == 0)
             {
                 // A holder may have removed the file between our open and our lock: then we hold a lock on an
                 // unlinked inode that nobody else can see, and must start over on the file now at the path.
                 if (Libc.Identity(fd) is { } held && Libc.Identity(path) == held)
                 {
-                    return new AttachmentLock(path, file);
+                    return new AttachmentLock(path, handle);
                 }
             }
             else
@@ -53,12 +54,12 @@ public sealed class AttachmentLock : IDisposable
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno is not (Libc.EWouldBlock or Libc.EIntr))
                 {
-                    await file.DisposeAsync().ConfigureAwait(false);
+                    handle.Dispose();
                     throw new CniException(CniErrorCode.IoFailure, $"cannot lock {path}: errno {errno}");
                 }
             }
 
-            await file.DisposeAsync().ConfigureAwait(false);
+            handle.Dispose();
             await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxPollInterval.Ticks));
         }
@@ -67,7 +68,7 @@ public sealed class AttachmentLock : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_file.SafeFileHandle.IsClosed)
+        if (_handle.IsClosed)
         {
             return;
         }
@@ -83,28 +84,28 @@ public sealed class AttachmentLock : IDisposable
             }
         }
 
-        _file.Dispose();
+        _handle.Dispose();
     }
 
-    private static FileStream Open(string path)
+    private static SafeFileHandle Open(string path)
     {
         try
         {
-            var directory = System.IO.Path.GetDirectoryName(path)!;
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // FileShare.ReadWrite: .NET takes no lock of its own, so flock is the only one.
-            return new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.OpenOrCreate,
-                Access = FileAccess.ReadWrite,
-                Share = FileShare.ReadWrite | FileShare.Delete,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                BufferSize = 0,
-            });
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new CniException(CniErrorCode.IoFailure, $"cannot open lock file {path}: {ex.Message}", null, ex);
+            throw new CniException(CniErrorCode.IoFailure, $"cannot create lock directory for {path}: {ex.Message}", null, ex);
         }
+
+        // open(2) directly: a FileStream takes a flock of its own that would collide with ours.
+        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OCloExec, 0x180 /* 0600 */);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new CniException(CniErrorCode.IoFailure, $"cannot open lock file {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 }

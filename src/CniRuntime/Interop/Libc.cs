@@ -14,6 +14,8 @@ internal static unsafe partial class Libc
     public const int ORdOnly = 0;
     public const int ODirectory = 0x10000;
     public const int OCloExec = 0x80000;
+    public const int ORdWr = 2;
+    public const int OCreat = 0x40;
 
     // struct stat starts with st_dev (8 bytes) then st_ino (8 bytes) on both x86-64 and arm64 Linux.
     private const int StatBufferSize = 256;
@@ -31,6 +33,11 @@ internal static unsafe partial class Libc
     // open(2) without O_CREAT takes no mode, so the variadic third argument is never read.
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags);
+
+    // With O_CREAT the mode is read as the first variadic argument; on x86-64 and arm64 Linux an int passed as a
+    // fixed argument lands where va_arg reads it.
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     private static partial int Fstat(int fd, byte* buffer);

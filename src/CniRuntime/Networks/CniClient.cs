@@ -64,7 +64,7 @@ public sealed partial class CniClient : ICniClient
 
         using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
         CniResult? result = null;
-        var started = false;
+        var started = 0;
         try
         {
             foreach (var plugin in list.Plugins)
@@ -77,7 +77,7 @@ public sealed partial class CniClient : ICniClient
                     result is null ? null : ForChaining(result, version),
                     PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
                 var environment = PluginRequest.BuildEnvironment(CniCommand.Add, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
-                started = true;
+                started++;
                 var output = await InvokeAsync(plugin, path, list.Name, CniCommand.Add, stdin, environment, cancellationToken).ConfigureAwait(false);
                 result = ParseResult(output, version, plugin, list.Name);
             }
@@ -86,9 +86,9 @@ public sealed partial class CniClient : ICniClient
             await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
             return result;
         }
-        catch (Exception ex) when (started && Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
+        catch (Exception ex) when (started > 0 && Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
         {
-            await RollbackAsync(list, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+            await RollbackAsync(list, started, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
             throw;
         }
     }
@@ -115,7 +115,7 @@ public sealed partial class CniClient : ICniClient
             }
         }
 
-        await DeletePluginsAsync(list, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
+        await DeletePluginsAsync(list, list.Plugins.Count, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
         Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
         attachmentLock.RemoveOnRelease();
     }
@@ -335,9 +335,10 @@ public sealed partial class CniClient : ICniClient
     public Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
         Cache.ListAsync(containerId, cancellationToken);
 
-    private async Task DeletePluginsAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
+    // DEL of the first `count` plugins, last first.
+    private async Task DeletePluginsAsync(NetworkConfigList list, int count, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
     {
-        for (var i = list.Plugins.Count - 1; i >= 0; i--)
+        for (var i = count - 1; i >= 0; i--)
         {
             var plugin = list.Plugins[i];
             var path = Locate(plugin, list.Name, CniCommand.Del);
@@ -347,14 +348,16 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    // The attachment lock is already held by the failed ADD.
-    private async Task RollbackAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    // DEL of the plugins that ran (the failing one included: it may have half-done its work), last first. Plugins
+    // after it never ran; a DEL to them could only fail (their binary may be the one missing). The attachment
+    // lock is already held by the failed ADD.
+    private async Task RollbackAsync(NetworkConfigList list, int started, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
     {
         try
         {
             // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
             var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
-            await DeletePluginsAsync(list, runtimeConfig, prevResult, cniArgs, CancellationToken.None).ConfigureAwait(false);
+            await DeletePluginsAsync(list, started, runtimeConfig, prevResult, cniArgs, CancellationToken.None).ConfigureAwait(false);
             Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
         }
         catch (CniException rollbackError)

@@ -73,9 +73,9 @@ public class CniException : Exception
             }
 
             var name = NetworkName is null ? string.Empty : $" name=\"{NetworkName}\"";
-            return string.Create(
-                CultureInfo.InvariantCulture,
-                $"plugin type=\"{PluginType}\"{name} failed ({Command.ToLowerInvariant()}): {text}");
+            // libcni's words for the commands: "failed (add)", "failed (delete)", ...
+            var verb = Command == "DEL" ? "delete" : Command.ToLowerInvariant();
+            return string.Create(CultureInfo.InvariantCulture, $"plugin type=\"{PluginType}\"{name} failed ({verb}): {text}");
         }
     }
 
