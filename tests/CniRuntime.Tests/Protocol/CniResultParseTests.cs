@@ -194,3 +194,14 @@ public sealed class CniResultParseTests
         Assert.True(dns.IsEmpty);
     }
 }
+
+public sealed class CniResultParseToleranceTests
+{
+    [Fact]
+    public void An_ips_entry_without_a_version_is_accepted_as_libcni_does()
+    {
+        var result = CniResultJson.Parse("""{"cniVersion":"0.4.0","ips":[{"address":"10.0.0.2/24"},{"address":"fd00::2/64"}]}"""u8);
+
+        Assert.Equal(["10.0.0.2/24", "fd00::2/64"], result.Ips.Select(i => i.Address.ToString()));
+    }
+}

@@ -173,7 +173,13 @@ internal static class ResultReader
     private static void CheckIpVersion(JsonElement item, string path, IpPrefix address)
     {
         var versionPath = path + ".version";
-        var text = OptionalString(item, "version", path) ?? throw Invalid(versionPath, "required field is missing");
+        // libcni accepts an entry without a version (it is implied by the address); a present one must be right.
+        var text = OptionalString(item, "version", path);
+        if (text is null)
+        {
+            return;
+        }
+
         if (text is not ("4" or "6"))
         {
             throw Invalid(versionPath, $"\"{text}\" is not \"4\" or \"6\"");
