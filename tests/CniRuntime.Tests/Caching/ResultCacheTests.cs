@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using CniRuntime.Caching;
+using CniRuntime.Configuration;
+using CniRuntime.Networks;
+using CniRuntime.Protocol;
+using CniRuntime.Tests.Networks;
+using CniRuntime.Tests.Support;
+
+namespace CniRuntime.Tests.Caching;
+
+/// <summary>The cache's file format against libcni's, atomic writes and the attachment locks.</summary>
+public sealed class ResultCacheTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    // What Go's libcni writes for `cnitool add` (encoding/json field order, base64 config, omitempty).
+    private const string LibcniFile =
+        """{"kind":"cniCacheV1","containerId":"cnitool-77f0e6f5bd2b9f4ae1b4","config":"eyJjbmlWZXJzaW9uIjoiMS4wLjAiLCJuYW1lIjoibXluZXQiLCJwbHVnaW5zIjpbeyJ0eXBlIjoibm9vcCJ9XX0=","ifName":"eth0","networkName":"mynet","netns":"/run/netns/test","cniArgs":[["IgnoreUnknown","1"]],"capabilityArgs":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]},"result":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/run/netns/test"}],"ips":[{"address":"10.22.0.5/16","gateway":"10.22.0.1","interface":0}]}}""";
+
+    [Fact]
+    public async Task A_file_written_by_libcni_reads_back_field_for_field()
+    {
+        var cache = new ResultCache(_dir.Path);
+        Directory.CreateDirectory(cache.ResultsDirectory);
+        File.WriteAllText(Path.Combine(cache.ResultsDirectory, "mynet-cnitool-77f0e6f5bd2b9f4ae1b4-eth0"), LibcniFile);
+
+        var attachment = await cache.ReadAsync("mynet", "cnitool-77f0e6f5bd2b9f4ae1b4", "eth0");
+
+        Assert.NotNull(attachment);
+        Assert.Equal("""{"cniVersion":"1.0.0","name":"mynet","plugins":[{"type":"noop"}]}""", Encoding.UTF8.GetString(attachment.Config.Span));
+        Assert.Equal("/run/netns/test", attachment.NetworkNamespace);
+        Assert.Equal([new KeyValuePair<string, string>("IgnoreUnknown", "1")], attachment.CniArgs);
+        Assert.Equal(8080, attachment.CapabilityArgs["portMappings"][0].GetProperty("hostPort").GetInt32());
+        Assert.False(attachment.IsLegacy);
+    }
+
+    [Fact]
+    public void Serialising_that_attachment_gives_libcnis_bytes_back()
+    {
+        var original = ResultCache.Parse(Encoding.UTF8.GetBytes(LibcniFile), "x", "mynet", "cnitool-77f0e6f5bd2b9f4ae1b4", "eth0");
+
+        Assert.Equal(LibcniFile, Encoding.UTF8.GetString(ResultCache.Serialize(original)));
+    }
+
+    [Fact]
+    public async Task A_network_added_by_libcni_is_deleted_with_its_cached_result()
+    {
+        using var f = new CniClientFixture();
+        Directory.CreateDirectory(Path.Combine(f.Dir.Combine("cache"), "results"));
+        File.WriteAllText(f.CachePath("mynet", "cnitool-77f0e6f5bd2b9f4ae1b4"), LibcniFile);
+        var list = NetworkConfigList.Parse("""{"cniVersion":"1.0.0","name":"mynet","plugins":[{"type":"noop"}]}"""u8);
+
+        await f.Client.DeleteNetworkListAsync(list, new RuntimeConfig { ContainerId = "cnitool-77f0e6f5bd2b9f4ae1b4", NetworkNamespace = "/run/netns/test" });
+
+        Assert.Equal("10.22.0.5/16", f.Executor.Calls[0].Stdin["prevResult"]!["ips"]![0]!["address"]!.GetValue<string>());
+        Assert.False(File.Exists(f.CachePath("mynet", "cnitool-77f0e6f5bd2b9f4ae1b4")));
+    }
+
+    [Fact]
+    public async Task Empty_and_corrupt_files_are_errors_naming_the_file_and_missing_files_are_null()
+    {
+        var cache = new ResultCache(_dir.Path);
+        Directory.CreateDirectory(cache.ResultsDirectory);
+        var path = cache.GetPath("n", "c", "eth0");
+        File.WriteAllText(path, string.Empty);
+        var empty = await Assert.ThrowsAsync<CniCacheException>(() => cache.ReadAsync("n", "c", "eth0"));
+        File.WriteAllText(path, "{\"kind\":\"cniCacheV1\",\"contai");
+        var truncated = await Assert.ThrowsAsync<CniCacheException>(() => cache.ReadAsync("n", "c", "eth0"));
+        File.WriteAllText(path, "{\"kind\":\"somethingElse\"}");
+        var wrongKind = await Assert.ThrowsAsync<CniCacheException>(() => cache.ReadAsync("n", "c", "eth0"));
+
+        Assert.Equal($"cache file {path} is empty", empty.Message);
+        Assert.StartsWith($"cache file {path} is not valid JSON", truncated.Message, StringComparison.Ordinal);
+        Assert.Equal($"cache file {path} has wrong kind", wrongKind.Message);
+        Assert.Null(await cache.ReadAsync("n", "other", "eth0"));
+    }
+
+    [Fact]
+    public async Task Listing_skips_broken_files_temp_files_and_other_containers()
+    {
+        var cache = new ResultCache(_dir.Path);
+        Directory.CreateDirectory(cache.ResultsDirectory);
+        File.WriteAllText(Path.Combine(cache.ResultsDirectory, "mynet-cnitool-77f0e6f5bd2b9f4ae1b4-eth0"), LibcniFile);
+        File.WriteAllText(Path.Combine(cache.ResultsDirectory, "broken-x-eth0"), "{");
+        File.WriteAllText(Path.Combine(cache.ResultsDirectory, ".mynet-x-eth0.abc.tmp"), LibcniFile);
+        File.WriteAllText(Path.Combine(cache.ResultsDirectory, "legacy-x-eth0"), """{"cniVersion":"0.4.0"}""");
+
+        var all = await cache.ListAsync();
+        var byContainer = await cache.ListAsync("cnitool-77f0e6f5bd2b9f4ae1b4");
+        var none = await cache.ListAsync("77f0e6f5bd2b9f4ae1b4");
+
+        Assert.Equal("mynet", Assert.Single(all).NetworkName);
+        Assert.Single(byContainer);
+        Assert.Empty(none);
+    }
+
+    [Fact]
+    public async Task A_rewrite_replaces_the_file_atomically_and_leaves_no_temp_files()
+    {
+        var cache = new ResultCache(_dir.Path);
+        var attachment = new NetworkAttachment { ContainerId = "c", NetworkName = "n", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
+
+        await cache.WriteAsync(attachment);
+        await cache.WriteAsync(attachment with { NetworkNamespace = "/run/netns/x" });
+
+        Assert.Equal("/run/netns/x", (await cache.ReadAsync("n", "c", "eth0"))!.NetworkNamespace);
+        Assert.Equal(["n-c-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task A_failed_write_keeps_the_previous_file()
+    {
+        var cache = new ResultCache(_dir.Path);
+        var attachment = new NetworkAttachment { ContainerId = "c", NetworkName = "n", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
+        await cache.WriteAsync(attachment);
+        File.SetUnixFileMode(cache.ResultsDirectory, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            if (Environment.UserName == "root")
+            {
+                // root ignores directory modes: cancel the write instead, after the temp file is created.
+                using var cts = new CancellationTokenSource();
+                await cts.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.WriteAsync(attachment with { NetworkNamespace = "/new" }, cts.Token));
+            }
+            else
+            {
+                await Assert.ThrowsAsync<CniException>(() => cache.WriteAsync(attachment with { NetworkNamespace = "/new" }));
+            }
+        }
+        finally
+        {
+            File.SetUnixFileMode(cache.ResultsDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        Assert.Null((await cache.ReadAsync("n", "c", "eth0"))!.NetworkNamespace);
+        Assert.Equal(["n-c-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName));
+    }
+
+    [Fact(Timeout = 20000)]
+    public async Task A_lock_held_by_another_process_is_waited_for()
+    {
+        var cache = new ResultCache(_dir.Path);
+        using (await cache.LockAsync("n", "c", "eth0"))
+        {
+        }
+
+        var lockFile = Path.Combine(cache.LocksDirectory, "n-c-eth0");
+        using var holder = Process.Start(new ProcessStartInfo("flock", ["--exclusive", lockFile, "sleep", "0.7"]) { UseShellExecute = false })!;
+        var deadline = Stopwatch.StartNew();
+        while (!IsLockedByOther(lockFile) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(10);
+        }
+
+        var waited = Stopwatch.StartNew();
+        using (await cache.LockAsync("n", "c", "eth0"))
+        {
+            waited.Stop();
+        }
+
+        await holder.WaitForExitAsync();
+        Assert.True(waited.Elapsed >= TimeSpan.FromMilliseconds(200), $"acquired after {waited.Elapsed}");
+    }
+
+    [Fact(Timeout = 20000)]
+    public async Task Waiting_for_a_lock_honours_cancellation()
+    {
+        var cache = new ResultCache(_dir.Path);
+        using var held = await cache.LockAsync("n", "c", "eth0");
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.LockAsync("n", "c", "eth0", cts.Token));
+    }
+
+    [Fact(Timeout = 20000)]
+    public async Task A_lock_removed_on_release_is_never_held_twice()
+    {
+        var cache = new ResultCache(_dir.Path);
+        var inside = 0;
+        var overlaps = 0;
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                using var held = await cache.LockAsync("n", "c", "eth0");
+                if (Interlocked.Increment(ref inside) > 1)
+                {
+                    Interlocked.Increment(ref overlaps);
+                }
+
+                await Task.Yield();
+                Interlocked.Decrement(ref inside);
+                if ((round + i) % 2 == 0)
+                {
+                    held.RemoveOnRelease();
+                }
+            }
+        }));
+
+        Assert.Equal(0, overlaps);
+    }
+
+    private static bool IsLockedByOther(string path)
+    {
+        var output = Process.Start(new ProcessStartInfo("flock", ["--nonblock", "--exclusive", path, "true"]) { UseShellExecute = false })!;
+        output.WaitForExit();
+        return output.ExitCode != 0;
+    }
+
+    [Fact]
+    public void Capability_args_survive_the_round_trip_as_json()
+    {
+        var attachment = new NetworkAttachment
+        {
+            ContainerId = "c",
+            NetworkName = "n",
+            InterfaceName = "eth0",
+            CapabilityArgs = new Dictionary<string, JsonElement> { ["bandwidth"] = JsonDocument.Parse("""{"ingressRate":12345678901234567890}""").RootElement },
+        };
+
+        var back = ResultCache.Parse(ResultCache.Serialize(attachment), "x", "n", "c", "eth0");
+
+        Assert.Equal("""{"ingressRate":12345678901234567890}""", back.CapabilityArgs["bandwidth"].GetRawText());
+    }
+}
