@@ -152,4 +152,47 @@ public sealed class BridgePluginTests : IAsyncLifetime
         Assert.True(File.Exists(client.Cache.GetPath(list.Name, holder.ContainerId, "eth0")));
         Assert.Equal(holder.ContainerId, (await File.ReadAllLinesAsync(Path.Combine(_sandbox.IpamDataDirectory, list.Name, only)))[0]);
     }
+
+    [IntegrationFact]
+    public async Task Delete_after_the_namespace_is_gone_still_frees_the_address_and_the_cache_file()
+    {
+        Prerequisites.Require();
+        var client = _sandbox.CreateClient();
+        var bridge = _sandbox.NewBridgeName();
+        var subnet = NewSubnet();
+        var list = Conflists.Bridge("cnirt-it-bridge", bridge, _sandbox.IpamDataDirectory, subnet);
+        var netns = await _sandbox.AddNamespaceAsync();
+        var runtime = new RuntimeConfig { ContainerId = NewContainerId(), NetworkNamespace = netns.Path };
+        await client.AddNetworkListAsync(list, runtime);
+        await RunAsync(Prerequisites.Ip, "netns", "delete", netns.Name);
+
+        await client.DeleteNetworkListAsync(list, runtime with { NetworkNamespace = null });
+
+        Assert.False(File.Exists(Path.Combine(_sandbox.IpamDataDirectory, list.Name, subnet.Host(2))));
+        Assert.False(File.Exists(client.Cache.GetPath(list.Name, runtime.ContainerId, "eth0")));
+    }
+
+    [IntegrationFact]
+    public async Task Gc_deletes_the_cached_attachments_not_listed_as_valid_and_keeps_the_others()
+    {
+        Prerequisites.Require();
+        var client = _sandbox.CreateClient();
+        var bridge = _sandbox.NewBridgeName();
+        var subnet = NewSubnet();
+        var list = Conflists.Bridge("cnirt-it-bridge", bridge, _sandbox.IpamDataDirectory, subnet);
+        var kept = new RuntimeConfig { ContainerId = NewContainerId(), NetworkNamespace = (await _sandbox.AddNamespaceAsync()).Path };
+        var staleNetns = await _sandbox.AddNamespaceAsync();
+        var stale = new RuntimeConfig { ContainerId = NewContainerId(), NetworkNamespace = staleNetns.Path };
+        var keptResult = await client.AddNetworkListAsync(list, kept);
+        await client.AddNetworkListAsync(list, stale);
+
+        await client.GcNetworkListAsync(list, new GcArgs([new GcAttachment(kept.ContainerId, "eth0")]));
+
+        Assert.True(File.Exists(Path.Combine(_sandbox.IpamDataDirectory, list.Name, subnet.Host(2))));
+        Assert.False(File.Exists(Path.Combine(_sandbox.IpamDataDirectory, list.Name, subnet.Host(3))));
+        Assert.Null(await FindLinkAsync(staleNetns, "eth0"));
+        Assert.Equal([keptResult.Interfaces[1].Name], await BridgePortsAsync(bridge));
+        var attachment = Assert.Single(await client.GetCachedAttachmentsAsync());
+        Assert.Equal(kept.ContainerId, attachment.ContainerId);
+    }
 }
