@@ -23,7 +23,7 @@ public sealed class LoopbackPluginTests : IAsyncLifetime
         var list = Conflists.Loopback("cnirt-it-lo");
         var netns = await _sandbox.AddNamespaceAsync();
         var runtime = new RuntimeConfig { ContainerId = NewContainerId(), NetworkNamespace = netns.Path, InterfaceName = "lo" };
-        Assert.DoesNotContain("UP", Flags((await FindLinkAsync(netns, "lo"))!));
+        Assert.Equal(["LOOPBACK"], Flags((await FindLinkAsync(netns, "lo"))!));
 
         var result = await client.AddNetworkListAsync(list, runtime);
 
@@ -34,7 +34,7 @@ public sealed class LoopbackPluginTests : IAsyncLifetime
             [("127.0.0.1/8", (int?)0, (System.Net.IPAddress?)null), ("::1/128", 0, null)],
             result.Ips.Select(ip => (ip.Address.ToString(), ip.Interface, ip.Gateway)));
         Assert.Empty(result.Routes);
-        Assert.True(result.Dns is null || result.Dns.IsEmpty);
+        Assert.Null(result.Dns);
         Assert.Equal(["LOOPBACK", "UP", "LOWER_UP"], Flags((await FindLinkAsync(netns, "lo"))!));
         Assert.Equal(["127.0.0.1/8"], await Ipv4AddressesAsync(netns, "lo"));
         Assert.True(File.Exists(client.Cache.GetPath(list.Name, runtime.ContainerId, "lo")));

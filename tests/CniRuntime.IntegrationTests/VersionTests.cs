@@ -9,6 +9,8 @@ namespace CniRuntime.IntegrationTests;
 [Trait("Category", "Integration")]
 public sealed class VersionTests : IAsyncLifetime
 {
+    private const string IncompatibleDetails = "config is \"1.1.0\", plugin supports [\"0.1.0\" \"0.2.0\" \"0.3.0\" \"0.3.1\" \"0.4.0\" \"1.0.0\"]";
+
     private readonly NetnsFixture _sandbox = new();
 
     public Task InitializeAsync() => _sandbox.InitializeAsync();
@@ -104,8 +106,6 @@ public sealed class VersionTests : IAsyncLifetime
 
         AssertIncompatible(error, "ADD");
     }
-
-    private const string IncompatibleDetails = "config is \"1.1.0\", plugin supports [\"0.1.0\" \"0.2.0\" \"0.3.0\" \"0.3.1\" \"0.4.0\" \"1.0.0\"]";
 
     private static void AssertIncompatible(Exception error, string command)
     {

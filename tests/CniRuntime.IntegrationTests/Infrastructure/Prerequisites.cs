@@ -113,7 +113,10 @@ public static class Prerequisites
     {
         try
         {
-            return File.ResolveLinkTarget(link, returnFinalTarget: false)?.ToString();
+            // The raw link text ("net:[4026531840]"); ResolveLinkTarget would turn it into a path under the link's directory.
+            // LinkTarget is null when the kernel refuses to read the link.
+            var target = new FileInfo(link).LinkTarget;
+            return string.IsNullOrEmpty(target) ? null : target;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
