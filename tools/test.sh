@@ -22,7 +22,7 @@ for project in "${projects[@]}"; do
   # lo must be up: the test host talks to the runner over loopback.
   if ! unshare --net --mount --propagation private -- bash -c '
       ip link set lo up
-      exec dotnet test "$0" -c "$1" --no-build -nologo --logger "console;verbosity=normal"' \
+      exec dotnet test "$0" -c "$1" --no-build -nologo' \
       "$project" "$configuration" 2>&1 | tee -a "$log"; then
     status=1
   fi

@@ -86,9 +86,15 @@ public sealed partial class CniClient : ICniClient
             await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
             return result;
         }
-        catch (Exception ex) when (started > 0 && Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
+        catch (Exception ex) when (Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
         {
-            await RollbackAsync(list, started, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+            // A plugin that refuses the version (code 1) has done nothing, and would refuse DEL the same way.
+            var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
+            if (ran > 0)
+            {
+                await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+            }
+
             throw;
         }
     }

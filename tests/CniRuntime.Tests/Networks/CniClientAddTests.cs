@@ -192,6 +192,17 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
+    public async Task A_plugin_refusing_the_version_is_not_rolled_back_but_the_plugins_before_it_are()
+    {
+        _f.Executor.On("noop2", _ => FakePluginExecutor.Error(1, "incompatible CNI versions"));
+
+        var error = await Assert.ThrowsAsync<CniPluginException>(() => _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
+
+        Assert.Equal(CniErrorCode.IncompatibleCniVersion, error.Code);
+        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop"], _f.Executor.Log);
+    }
+
+    [Fact]
     public async Task Rollback_can_be_turned_off()
     {
         using var f = new CniClientFixture(o => o with { RollbackFailedAdd = false });
