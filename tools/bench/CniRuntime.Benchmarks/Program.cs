@@ -1,0 +1,24 @@
+using BenchmarkDotNet.Running;
+using CniRuntime.Benchmarks;
+
+// bdn [BenchmarkDotNet args]  : in-process costs (engine with an instant fake executor).
+// chain [iterations]          : whole chain of real plugins, the library against a minimal exec driver (needs root
+//                               and a throwaway network namespace: tools/bench/engine.sh).
+return args switch
+{
+    ["chain", ..] => await RealChainComparison.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30),
+    ["bdn", .. var rest] => Run(rest),
+    _ => Usage(),
+};
+
+static int Run(string[] rest)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(EngineBenchmarks).Assembly).Run(rest);
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks bdn [--filter *] | chain [iterations]");
+    return 2;
+}
