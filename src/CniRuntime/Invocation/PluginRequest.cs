@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Text.Json;
 using CniRuntime.Configuration;
 using CniRuntime.Protocol;
@@ -94,10 +93,7 @@ internal static class PluginRequest
         return selected;
     }
 
-    /// <summary>
-    /// The six <c>CNI_*</c> variables, always all present (empty where a command has no value), plus the W3C trace
-    /// context of the current span so plugins can join the trace.
-    /// </summary>
+    /// <summary>The six <c>CNI_*</c> variables, always all present (empty where a command has no value).</summary>
     public static Dictionary<string, string> BuildEnvironment(
         string command,
         string? containerId,
@@ -106,7 +102,7 @@ internal static class PluginRequest
         string cniArgs,
         IReadOnlyList<string> pluginDirectories)
     {
-        var environment = new Dictionary<string, string>(8, StringComparer.Ordinal)
+        return new Dictionary<string, string>(8, StringComparer.Ordinal)
         {
             ["CNI_COMMAND"] = command,
             ["CNI_CONTAINERID"] = containerId ?? string.Empty,
@@ -115,16 +111,6 @@ internal static class PluginRequest
             ["CNI_ARGS"] = cniArgs,
             ["CNI_PATH"] = string.Join(':', pluginDirectories),
         };
-        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity && activity.Id is { } traceParent)
-        {
-            environment["TRACEPARENT"] = traceParent;
-            if (!string.IsNullOrEmpty(activity.TraceStateString))
-            {
-                environment["TRACESTATE"] = activity.TraceStateString;
-            }
-        }
-
-        return environment;
     }
 }
 

@@ -1,8 +1,12 @@
+using System.Diagnostics;
 using System.Text.Json;
 using CniRuntime.Caching;
 using CniRuntime.Configuration;
+using CniRuntime.Diagnostics;
 using CniRuntime.Invocation;
 using CniRuntime.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -20,6 +24,7 @@ public sealed partial class CniClient : ICniClient
     private static readonly byte[] VersionRequest = """{"cniVersion":"1.1.0"}"""u8.ToArray();
     private readonly IPluginExecutor _executor;
     private readonly ResiliencePipeline _pipeline;
+    private readonly ILogger _logger;
 
     /// <summary>Creates a client.</summary>
     /// <param name="options">Plugin directories, cache directory, timeouts; the defaults when null.</param>
@@ -27,6 +32,7 @@ public sealed partial class CniClient : ICniClient
     public CniClient(CniClientOptions? options = null, IPluginExecutor? executor = null)
     {
         Options = options ?? new CniClientOptions();
+        _logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CniClient>();
         _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions { TimeProvider = Options.TimeProvider });
         Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider);
         var builder = new ResiliencePipelineBuilder { TimeProvider = Options.TimeProvider };
@@ -52,7 +58,62 @@ public sealed partial class CniClient : ICniClient
     public ResultCache Cache { get; }
 
     /// <inheritdoc />
-    public async Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    public Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Add, list?.Name, runtimeConfig?.ContainerId, () => AddCoreAsync(list!, runtimeConfig!, cancellationToken));
+
+    /// <inheritdoc />
+    public Task DeleteNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Del, list?.Name, runtimeConfig?.ContainerId, () => DeleteCoreAsync(list!, runtimeConfig!, cancellationToken));
+
+    /// <inheritdoc />
+    public Task CheckNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Check, list?.Name, runtimeConfig?.ContainerId, () => CheckCoreAsync(list!, runtimeConfig!, cancellationToken));
+
+    /// <inheritdoc />
+    public Task GetStatusNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Status, list?.Name, null, () => StatusCoreAsync(list!, cancellationToken));
+
+    /// <inheritdoc />
+    public Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Gc, list?.Name, null, () => GcCoreAsync(list!, args, cancellationToken));
+
+    private async Task<T> TrackAsync<T>(string command, string? networkName, string? containerId, Func<Task<T>> operation)
+    {
+        using var activity = CniTelemetry.Source.StartActivity($"CNI {command} {networkName}");
+        activity?.SetTag(CniTelemetry.CommandTag, command);
+        activity?.SetTag(CniTelemetry.NetworkTag, networkName);
+        activity?.SetTag(CniTelemetry.ContainerIdTag, containerId);
+        var started = Stopwatch.GetTimestamp();
+        Exception? failure = null;
+        try
+        {
+            return await operation().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            if (ex is not OperationCanceledException)
+            {
+                Log.OperationFailed(_logger, command, networkName, containerId, ex);
+            }
+
+            throw;
+        }
+        finally
+        {
+            var tags = new TagList
+            {
+                { CniTelemetry.CommandTag, command },
+                { CniTelemetry.NetworkTag, networkName },
+                { CniTelemetry.OutcomeTag, CniTelemetry.Outcome(failure) },
+            };
+            CniTelemetry.Operations.Add(1, tags);
+            CniTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+
+    private async Task<CniResult> AddCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
@@ -99,8 +160,7 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    /// <inheritdoc />
-    public async Task DeleteNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    private async Task<bool> DeleteCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
@@ -124,10 +184,11 @@ public sealed partial class CniClient : ICniClient
         await DeletePluginsAsync(list, list.Plugins.Count, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
         Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
         attachmentLock.RemoveOnRelease();
+
+        return true;
     }
 
-    /// <inheritdoc />
-    public async Task CheckNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
+    private async Task<bool> CheckCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
@@ -136,7 +197,7 @@ public sealed partial class CniClient : ICniClient
         // disableCheck still fails).
         if (list.DisableCheck)
         {
-            return;
+            return true;
         }
 
         var version = list.GetVersion();
@@ -164,15 +225,16 @@ public sealed partial class CniClient : ICniClient
             var environment = PluginRequest.BuildEnvironment(CniCommand.Check, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
             await InvokeAsync(plugin, path, list.Name, CniCommand.Check, stdin, environment, cancellationToken).ConfigureAwait(false);
         }
+
+        return true;
     }
 
-    /// <inheritdoc />
-    public async Task GetStatusNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default)
+    private async Task<bool> StatusCoreAsync(NetworkConfigList list, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(list);
         if (list.GetVersion() < CniVersion.V110)
         {
-            return;
+            return true;
         }
 
         foreach (var plugin in list.Plugins)
@@ -182,15 +244,16 @@ public sealed partial class CniClient : ICniClient
             var environment = PluginRequest.BuildEnvironment(CniCommand.Status, null, null, null, string.Empty, Options.PluginDirectories);
             await InvokeAsync(plugin, path, list.Name, CniCommand.Status, stdin, environment, cancellationToken).ConfigureAwait(false);
         }
+
+        return true;
     }
 
-    /// <inheritdoc />
-    public async Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default)
+    private async Task<bool> GcCoreAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(list);
         if (list.DisableGC)
         {
-            return;
+            return true;
         }
 
         var version = list.GetVersion();
@@ -236,6 +299,8 @@ public sealed partial class CniClient : ICniClient
         {
             throw new CniAggregateException($"GC of network \"{list.Name}\" failed", errors);
         }
+
+        return true;
     }
 
     /// <inheritdoc />
@@ -368,6 +433,7 @@ public sealed partial class CniClient : ICniClient
         }
         catch (CniException rollbackError)
         {
+            Log.RollbackFailed(_logger, list.Name, runtimeConfig.ContainerId, rollbackError);
             throw new CniAggregateException(
                 $"ADD of network \"{list.Name}\" failed and the rollback DEL failed too; the attachment may hold resources until DEL succeeds",
                 [addError, rollbackError]);
@@ -402,26 +468,78 @@ public sealed partial class CniClient : ICniClient
 
     private async Task<ReadOnlyMemory<byte>> InvokeAsync(string path, string pluginType, string? networkName, string command, byte[] stdin, Dictionary<string, string> environment, CancellationToken cancellationToken)
     {
-        var invocation = new PluginInvocation(path, stdin, environment);
+        using var activity = CniTelemetry.Source.StartActivity($"CNI plugin {command} {pluginType}");
+        activity?.SetTag(CniTelemetry.PluginTypeTag, pluginType);
+        activity?.SetTag(CniTelemetry.CommandTag, command);
+        activity?.SetTag(CniTelemetry.NetworkTag, networkName);
+        CniTelemetry.AddTraceContext(environment);
+        var execution = new Execution(_executor, new PluginInvocation(path, stdin, environment));
+        var started = Stopwatch.GetTimestamp();
+        Exception? failure = null;
         try
         {
             return await _pipeline.ExecuteAsync(
                 static async (state, token) =>
                 {
                     var outcome = await state.Executor.ExecuteAsync(state.Invocation, token).ConfigureAwait(false);
+                    state.Last = outcome;
                     return PluginOutput.Interpret(outcome, state.Invocation.PluginPath);
                 },
-                (Executor: _executor, Invocation: invocation),
+                execution,
                 cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException ex)
         {
-            throw new CniPluginTimeoutException(path, Options.PluginTimeout, string.Empty, ex).WithContext<CniPluginTimeoutException>(pluginType, networkName, command);
+            failure = new CniPluginTimeoutException(path, Options.PluginTimeout, string.Empty, ex).WithContext<CniPluginTimeoutException>(pluginType, networkName, command);
+            throw failure;
         }
         catch (CniException ex)
         {
-            throw ex.WithContext(pluginType, networkName, command);
+            failure = ex.WithContext(pluginType, networkName, command);
+            throw failure;
         }
+        catch (Exception ex)
+        {
+            failure = ex;
+            throw;
+        }
+        finally
+        {
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var exitCode = execution.Last?.ExitCode;
+            if (activity is not null)
+            {
+                activity.SetTag(CniTelemetry.ExitCodeTag, exitCode);
+                if (failure is not null)
+                {
+                    activity.SetStatus(ActivityStatusCode.Error, failure.Message);
+                }
+            }
+
+            var tags = new TagList
+            {
+                { CniTelemetry.PluginTypeTag, pluginType },
+                { CniTelemetry.CommandTag, command },
+                { CniTelemetry.OutcomeTag, CniTelemetry.Outcome(failure) },
+            };
+            CniTelemetry.PluginExecutions.Add(1, tags);
+            CniTelemetry.PluginDuration.Record(elapsed.TotalSeconds, tags);
+            Log.PluginExecuted(_logger, pluginType, command, networkName, exitCode, elapsed.TotalMilliseconds);
+            if (execution.Last is { Stderr.Length: > 0 } last)
+            {
+                Log.PluginStderr(_logger, pluginType, command, last.Stderr);
+            }
+        }
+    }
+
+    /// <summary>One plugin call through the resilience pipeline; remembers the last attempt's exit for telemetry.</summary>
+    private sealed class Execution(IPluginExecutor executor, PluginInvocation invocation)
+    {
+        public IPluginExecutor Executor { get; } = executor;
+
+        public PluginInvocation Invocation { get; } = invocation;
+
+        public PluginProcessResult? Last { get; set; }
     }
 
     private static CniResult ParseResult(ReadOnlyMemory<byte> output, CniVersion version, PluginConfig plugin, string networkName)

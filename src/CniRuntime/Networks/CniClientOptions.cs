@@ -28,6 +28,9 @@ public sealed record CniClientOptions
     /// </summary>
     public bool RollbackFailedAdd { get; init; } = true;
 
+    /// <summary>Where operations and plugin executions are logged (failures as warnings, each execution at debug level).</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
     /// <summary>The clock for timeouts, retries and lock polling.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
