@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using CniRuntime.Interop;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Caching;
@@ -19,7 +18,6 @@ public sealed class ResultCache
     /// <summary>The largest cache file read; anything larger is treated as corrupt.</summary>
     public const int MaxFileBytes = 16 * 1024 * 1024;
 
-    private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a cache rooted at <paramref name="cacheDirectory"/> (libcni's default is <c>/var/lib/cni</c>).</summary>
@@ -54,10 +52,10 @@ public sealed class ResultCache
     }
 
     /// <summary>Takes the lock of one attachment; operations on it run one at a time, across processes too.</summary>
-    public Task<AttachmentLock> LockAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default)
+    public Task<FileLock> LockAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default)
     {
         var name = Path.GetFileName(GetPath(networkName, containerId, interfaceName));
-        return AttachmentLock.AcquireAsync(Path.Combine(LocksDirectory, name), _timeProvider, cancellationToken);
+        return FileLock.AcquireAsync(Path.Combine(LocksDirectory, name), _timeProvider, cancellationToken);
     }
 
     /// <summary>Writes (or replaces) an attachment's cache file atomically, mode 0600 in a 0700 directory.</summary>
@@ -66,38 +64,14 @@ public sealed class ResultCache
     {
         ArgumentNullException.ThrowIfNull(attachment);
         var path = GetPath(attachment.NetworkName, attachment.ContainerId, attachment.InterfaceName);
-        var bytes = Serialize(attachment);
-        var temporary = Path.Combine(ResultsDirectory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
         try
         {
-            Directory.CreateDirectory(CacheDirectory, DirectoryMode);
-            Directory.CreateDirectory(ResultsDirectory, DirectoryMode);
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                BufferSize = 0,
-            };
-            var stream = new FileStream(temporary, options);
-            await using (stream.ConfigureAwait(false))
-            {
-                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-            Libc.FsyncDirectory(ResultsDirectory);
+            await AtomicFile.WriteAsync(path, Serialize(attachment), cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
+        catch (CniException ex) when (ex.InnerException is not null)
         {
-            TryDelete(temporary);
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-
-            throw new CniException(CniErrorCode.IoFailure, $"failed to write cache file {path}: {ex.Message}", null, ex);
+            throw new CniException(CniErrorCode.IoFailure, $"failed to write cache file {path}: {ex.InnerException.Message}", null, ex.InnerException);
         }
     }
 
@@ -119,7 +93,7 @@ public sealed class ResultCache
             return;
         }
 
-        TryDelete(GetPath(networkName, containerId, interfaceName));
+        AtomicFile.TryDelete(GetPath(networkName, containerId, interfaceName));
     }
 
     /// <summary>
@@ -345,41 +319,11 @@ public sealed class ResultCache
     {
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                return null;
-            }
-
-            if (info.Length > MaxFileBytes)
-            {
-                throw new CniCacheException($"cache file {path} is {info.Length} bytes, larger than any cache document", path);
-            }
-
-            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
+            return await AtomicFile.ReadIfExistsAsync(path, MaxFileBytes, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CniCacheException($"cannot read cache file {path}: {ex.Message}", path, ex);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
         }
     }
 }

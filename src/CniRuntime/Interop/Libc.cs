@@ -5,6 +5,7 @@ namespace CniRuntime.Interop;
 /// <summary>The few libc calls .NET has no API for (file locks, inode identity, directory fsync).</summary>
 internal static unsafe partial class Libc
 {
+    public const int LockShared = 1;
     public const int LockExclusive = 2;
     public const int LockNonBlocking = 4;
     public const int LockUnlock = 8;

@@ -6,47 +6,60 @@ using Microsoft.Win32.SafeHandles;
 namespace CniRuntime.Caching;
 
 /// <summary>
-/// An exclusive lock on one name, held across threads and processes with <c>flock(2)</c> on a lock file.
-/// Operations on the same attachment never interleave, whether they come from this process or another
-/// <c>cnirt</c>. Disposing releases the lock.
+/// A lock held across threads and processes with <c>flock(2)</c> on a lock file: exclusive (one holder) or shared
+/// (many holders, no exclusive one). Operations on the same attachment or sandbox never interleave, whether they
+/// come from this process or another <c>cnirt</c>; GC takes the exclusive side of a lock that setup and teardown
+/// share. Disposing releases the lock.
 /// </summary>
-public sealed class AttachmentLock : IDisposable
+public sealed class FileLock : IDisposable
 {
     private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
     private readonly SafeFileHandle _handle;
     private bool _removeOnRelease;
 
-    private AttachmentLock(string path, SafeFileHandle handle)
+    private FileLock(string path, SafeFileHandle handle, bool shared)
     {
         Path = path;
         _handle = handle;
+        IsShared = shared;
     }
+
+    /// <summary>True for a shared lock.</summary>
+    public bool IsShared { get; }
 
     /// <summary>The lock file.</summary>
     public string Path { get; }
 
     /// <summary>Deletes the lock file when released, so finished attachments leave no files behind.</summary>
     /// <remarks>Safe against racing lockers: a locker re-checks after locking that the file it holds is still the one at the path.</remarks>
-    public void RemoveOnRelease() => _removeOnRelease = true;
+    /// <exception cref="InvalidOperationException">The lock is shared: other holders still use the file.</exception>
+    public void RemoveOnRelease() =>
+        _removeOnRelease = IsShared ? throw new InvalidOperationException("a shared lock's file cannot be removed") : true;
 
     /// <summary>Waits for the lock on <paramref name="path"/>, polling without blocking a thread.</summary>
+    /// <param name="path">The lock file (created if missing, with its directory).</param>
+    /// <param name="timeProvider">The clock for the polling pauses.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    /// <param name="shared">True for a shared lock; a shared lock's file is never removed.</param>
     /// <exception cref="OperationCanceledException">Cancelled while waiting.</exception>
     /// <exception cref="CniException">The lock file cannot be created (code 5).</exception>
-    public static async Task<AttachmentLock> AcquireAsync(string path, TimeProvider timeProvider, CancellationToken cancellationToken)
+    public static async Task<FileLock> AcquireAsync(string path, TimeProvider timeProvider, CancellationToken cancellationToken, bool shared = false)
     {
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        var operation = (shared ? Libc.LockShared : Libc.LockExclusive) | Libc.LockNonBlocking;
         var delay = TimeSpan.FromMilliseconds(1);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var handle = Open(path);
             var fd = (int)handle.DangerousGetHandle();
-            if (Libc.Flock(fd, Libc.LockExclusive | Libc.LockNonBlocking) == 0)
+            if (Libc.Flock(fd, operation) == 0)
             {
                 // A holder may have removed the file between our open and our lock: then we hold a lock on an
                 // unlinked inode that nobody else can see, and must start over on the file now at the path.
                 if (Libc.Identity(fd) is { } held && Libc.Identity(path) == held)
                 {
-                    return new AttachmentLock(path, handle);
+                    return new FileLock(path, handle, shared);
                 }
             }
             else
