@@ -187,3 +187,33 @@ public sealed class PluginTimeoutGcAndProcessTreeTests : IDisposable
         await HangingPlugin.AssertKilledAsync(_fixture, "ADD");
     }
 }
+
+public sealed class PluginTimeoutLeftoverOutputTests : IDisposable
+{
+    private readonly TestPluginFixture _fixture = new("noop");
+
+    public void Dispose() => _fixture.Dispose();
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_plugin_that_exits_while_a_grandchild_keeps_its_stdout_open_does_not_hang_past_the_timeout()
+    {
+        // The plugin answers and exits at once; the sleep it started inherited stdout and stderr, so they never
+        // reach EOF. Go's exec (and so libcni) waits forever here; the timeout must bound it.
+        var script = _fixture.WriteScript("script.json", """{"commands":{"ADD":{"spawnGrandchild":true}}}""");
+        var list = TestPluginFixture.List("net", "1.0.0", _fixture.Plugin("noop", script));
+        var client = HangingPlugin.Client(_fixture);
+        var watch = Stopwatch.StartNew();
+
+        try
+        {
+            await client.AddNetworkListAsync(list, HangingPlugin.Runtime);
+        }
+        catch (CniPluginTimeoutException error)
+        {
+            HangingPlugin.AssertTimeout(error, _fixture, "noop", "net", "ADD");
+        }
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        Assert.NotNull(_fixture.ReadGrandchildPid());
+    }
+}

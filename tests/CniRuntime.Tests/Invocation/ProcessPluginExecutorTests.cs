@@ -155,6 +155,26 @@ public sealed class ProcessPluginExecutorTests : IDisposable
         Assert.Equal(1000, result.Stdout.Length);
     }
 
+    private string MakeUnstartable(string kind)
+    {
+        var path = Path.Combine(_fixture.Root, kind);
+        switch (kind)
+        {
+            case "garbage":
+                File.WriteAllBytes(path, [0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0xff, 0xfe, 0x13, 0x37]);
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                break;
+            case "not-executable":
+                File.WriteAllText(path, "#!/bin/sh\necho hi\n");
+                break;
+            case "directory":
+                Directory.CreateDirectory(path);
+                break;
+        }
+
+        return path;
+    }
+
     [Theory(Timeout = 10_000)]
     [InlineData("garbage")]
     [InlineData("not-executable")]
@@ -162,21 +182,7 @@ public sealed class ProcessPluginExecutorTests : IDisposable
     [InlineData("directory")]
     public async Task A_plugin_that_cannot_be_started_fails_with_an_execution_error_naming_the_path(string kind)
     {
-        var path = Path.Combine(_fixture.Root, kind);
-        switch (kind)
-        {
-            case "garbage":
-                await File.WriteAllBytesAsync(path, [0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01, 0xff, 0xfe, 0x13, 0x37]);
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                break;
-            case "not-executable":
-                await File.WriteAllTextAsync(path, "#!/bin/sh\necho hi\n");
-                break;
-            case "directory":
-                Directory.CreateDirectory(path);
-                break;
-        }
-
+        var path = MakeUnstartable(kind);
         var executor = new ProcessPluginExecutor();
 
         var error = await Assert.ThrowsAsync<CniPluginExecutionException>(
@@ -186,5 +192,23 @@ public sealed class ProcessPluginExecutorTests : IDisposable
         Assert.Equal(path, error.PluginPath);
         Assert.Null(error.ExitCode);
         Assert.Equal(CniErrorCode.Unknown, error.Code);
+    }
+
+    // Fails until ProcessPluginExecutor.StartFailure takes the innermost Win32Exception (the one with the errno);
+    // today it reports CliWrap's generic wrapper ("Target file or working directory doesn't exist, ...").
+    [Theory(Timeout = 10_000)]
+    [InlineData("garbage", "Exec format error")]
+    [InlineData("not-executable", "Permission denied")]
+    [InlineData("missing", "No such file or directory")]
+    [InlineData("directory", "should not be a directory unless UseShellExecute is set.")]
+    public async Task A_start_failure_names_the_operating_systems_reason(string kind, string reason)
+    {
+        var path = MakeUnstartable(kind);
+        var executor = new ProcessPluginExecutor();
+
+        var error = await Assert.ThrowsAsync<CniPluginExecutionException>(
+            () => executor.ExecuteAsync(new PluginInvocation(path, Stdin(), CniEnvironment("unused")), CancellationToken.None));
+
+        Assert.EndsWith(reason, error.Message, StringComparison.Ordinal);
     }
 }
