@@ -200,6 +200,26 @@ public sealed class PluginRollbackTests : IDisposable
         Assert.Equal(["ADD noop", "ADD noop2", "DEL noop3", "DEL noop2"], _fixture.ReadCalls());
     }
 
+    // Fails today: the rollback DEL stops at the plugin that cannot be found (which never ran ADD), so the first
+    // plugin, which did, never gets its DEL and what it created leaks - the leak RollbackFailedAdd exists to prevent.
+    [Fact(Timeout = 20_000)]
+    public async Task When_a_later_plugin_is_missing_the_rollback_still_deletes_the_plugins_that_ran()
+    {
+        var list = TestPluginFixture.List(
+            "net",
+            "1.0.0",
+            _fixture.Plugin("noop", _fixture.WriteScript("first.json", """{"result":{"cniVersion":"1.0.0","ips":[{"address":"10.1.2.3/24"}]}}""")),
+            _fixture.Plugin("does-not-exist"),
+            _fixture.Plugin("noop3"));
+        var client = _fixture.CreateClient();
+
+        var error = await Assert.ThrowsAnyAsync<CniException>(() => client.AddNetworkListAsync(list, Runtime));
+
+        var addError = error is CniAggregateException aggregate ? aggregate.Errors[0] : error;
+        Assert.Equal("ADD", Assert.IsType<CniPluginNotFoundException>(addError).Command);
+        Assert.Equal(["ADD noop", "DEL noop3", "DEL noop"], _fixture.ReadCalls());
+    }
+
     [Fact(Timeout = 20_000)]
     public async Task Without_rollback_a_failed_ADD_runs_no_DEL()
     {
