@@ -109,17 +109,20 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
 
     private static bool IsTextFileBusy(Exception ex) => StartFailure(ex) is { NativeErrorCode: TextFileBusyErrno };
 
+    // CliWrap wraps Process.Start's Win32Exception in one of its own whose error code is whatever the thread saw
+    // last; the innermost one carries the real errno.
     private static Win32Exception? StartFailure(Exception ex)
     {
+        Win32Exception? innermost = null;
         for (Exception? current = ex; current is not null; current = current.InnerException)
         {
             if (current is Win32Exception win32)
             {
-                return win32;
+                innermost = win32;
             }
         }
 
-        return null;
+        return innermost;
     }
 
     /// <summary>Keeps the first <c>limit</c> bytes of a stream and reads the rest to the end, so the writer never blocks.</summary>

@@ -42,7 +42,7 @@ internal static class HangingPlugin
         Assert.Equal(network, error.NetworkName);
         Assert.Equal(command, error.Command);
         var name = network is null ? string.Empty : $" name=\"{network}\"";
-        Assert.Equal($"plugin type=\"{type}\"{name} failed ({command.ToLowerInvariant()}): plugin {path} timed out after 1s and was killed", error.Message);
+        Assert.Equal($"plugin type=\"{type}\"{name} failed ({(command == "DEL" ? "delete" : command.ToLowerInvariant())}): plugin {path} timed out after 1s and was killed", error.Message);
     }
 
     /// <summary>Every process that recorded <paramref name="command"/> is gone.</summary>
