@@ -136,7 +136,38 @@ public static class NetworkConfigLoader
             plugins.Add(PluginConfig.Parse(bytes, pluginFile));
         }
 
-        return list with { Plugins = plugins };
+        // The cache stores Bytes as the configuration ADD used; it must hold every plugin, or a DEL from the cache
+        // (after the subdirectory changed) would skip the ones loaded from files.
+        return list with { Plugins = plugins, Bytes = WithPlugins(list.Bytes.Span, plugins) };
+    }
+
+    private static byte[] WithPlugins(ReadOnlySpan<byte> listJson, IReadOnlyList<PluginConfig> plugins)
+    {
+        var root = NetworkConfigParser.TryParseDocument(listJson, out _);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(listJson.Length + 256);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!property.NameEquals("plugins"))
+                {
+                    property.WriteTo(writer);
+                }
+            }
+
+            writer.WritePropertyName("plugins");
+            writer.WriteStartArray();
+            foreach (var plugin in plugins)
+            {
+                plugin.Json.WriteTo(writer);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 
     private static async Task<byte[]> ReadFileAsync(string path, CancellationToken cancellationToken)

@@ -188,6 +188,9 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
             var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
 
             Assert.Equal(["bridge", "tuning", "portmap"], list.Plugins.Select(p => p.Type));
+            var cached = NetworkConfigList.Parse(list.Bytes.Span);
+            Assert.Equal(["bridge", "tuning", "portmap"], cached.Plugins.Select(p => p.Type));
+            Assert.Equal("net", cached.Name);
         }
 
         [Fact]
