@@ -1,0 +1,591 @@
+using System.Text;
+using System.Text.Json;
+using CniRuntime.Caching;
+using CniRuntime.Configuration;
+using CniRuntime.Namespaces;
+using CniRuntime.Networks;
+using CniRuntime.Protocol;
+
+namespace CniRuntime.Sandboxes;
+
+/// <summary>Where sandboxes keep state and find configurations.</summary>
+public sealed record SandboxManagerOptions
+{
+    /// <summary>The CNI engine's options (plugin directories, cache directory, timeouts); sandbox state lives in the same cache directory.</summary>
+    public CniClientOptions Cni { get; init; } = new();
+
+    /// <summary>The configuration directory used when no configuration source is given. The default is <c>/etc/cni/net.d</c>.</summary>
+    public string ConfigDirectory { get; init; } = "/etc/cni/net.d";
+
+    /// <summary>The prefix of namespaces CniRuntime creates (<c>/run/netns/&lt;prefix&gt;&lt;first 12 characters of the ID&gt;</c>).</summary>
+    public string NamespacePrefix { get; init; } = "cnirt-";
+}
+
+/// <summary>
+/// The layer every runtime builds over libcni (containerd's go-cni, CRI-O's ocicni, podman): a sandbox is a network
+/// namespace, a container ID and attachments to one or more networks. Setup attaches them in order and undoes the
+/// ones made when a later one fails; teardown works from what was recorded, so it succeeds after the configuration
+/// changed or vanished, after a restart, and when the namespace is already gone; GC removes everything that should
+/// not exist. Operations on one sandbox are serialised (across processes too); GC excludes them all.
+/// </summary>
+public sealed class SandboxManager
+{
+    /// <summary>The interface name of the optional loopback attachment.</summary>
+    public const string LoopbackInterface = "lo";
+
+    private static readonly NetworkConfigList LoopbackNetwork = NetworkConfigList.Parse(
+        """{"cniVersion":"1.0.0","name":"cni-loopback","plugins":[{"type":"loopback"}]}"""u8);
+
+    private readonly ICniClient _client;
+    private readonly INetworkNamespaces _namespaces;
+    private readonly INetworkConfigSource _configs;
+    private readonly SandboxStore _store;
+    private readonly string _locks;
+
+    /// <summary>Creates a manager.</summary>
+    /// <param name="options">Options; the defaults when null.</param>
+    /// <param name="namespaces">How namespaces are created and deleted.</param>
+    /// <param name="client">The CNI engine; one built from <see cref="SandboxManagerOptions.Cni"/> when null.</param>
+    /// <param name="configs">Where networks are found; the configuration directory, read on each request, when null.</param>
+    public SandboxManager(SandboxManagerOptions? options, INetworkNamespaces namespaces, ICniClient? client = null, INetworkConfigSource? configs = null)
+    {
+        Options = options ?? new SandboxManagerOptions();
+        _namespaces = namespaces ?? throw new ArgumentNullException(nameof(namespaces));
+        _client = client ?? new CniClient(Options.Cni);
+        _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
+        _store = new SandboxStore(Options.Cni.CacheDirectory);
+        _locks = Path.Combine(Options.Cni.CacheDirectory, "locks");
+    }
+
+    /// <summary>The options in force.</summary>
+    public SandboxManagerOptions Options { get; }
+
+    /// <summary>
+    /// Sets up a sandbox: allocates the ID and namespace when not given, records the plan, then attaches the
+    /// loopback (if asked) and every network in order. If one fails, the attachments already made are removed, a
+    /// namespace created here is deleted, and the error is thrown (with the cleanup's errors, if any).
+    /// </summary>
+    /// <exception cref="CniException">The request is invalid, a network is missing or broken, or a plugin failed.</exception>
+    public async Task<Sandbox> SetupAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var id = request.Id ?? ContainerIds.New();
+        CniNames.ValidateContainerId(id);
+        if (request.Name is not null && !CniNames.IsValidIdentifier(request.Name))
+        {
+            throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"invalid sandbox name \"{request.Name}\": must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$");
+        }
+
+        // Everything that can be checked is checked before anything is created.
+        var plan = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
+        using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
+        using var nameLock = request.Name is null ? null : await LockAsync("sandbox-name-" + request.Name, cancellationToken).ConfigureAwait(false);
+        if (await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"sandbox {id} already exists");
+        }
+
+        if (request.Name is not null && await FindByNameAsync(request.Name, cancellationToken).ConfigureAwait(false) is { } holder)
+        {
+            throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"sandbox name \"{request.Name}\" is already used by sandbox {holder.Id}");
+        }
+
+        var ownsNamespace = request.NetworkNamespace is null;
+        var netns = request.NetworkNamespace
+            ?? await _namespaces.CreateAsync(Options.NamespacePrefix + id[..Math.Min(12, id.Length)], cancellationToken).ConfigureAwait(false);
+        var state = new SandboxState
+        {
+            Id = id,
+            Name = request.Name,
+            NetworkNamespace = netns,
+            OwnsNetworkNamespace = ownsNamespace,
+            Created = Options.Cni.TimeProvider.GetUtcNow(),
+            Labels = request.Labels,
+            Networks = [.. plan.Select(p => (p.List.Name, p.InterfaceName))],
+        };
+
+        var attached = new List<(PlannedAttachment Plan, CniResult Result)>();
+        try
+        {
+            // The plan is on disk before the first plugin runs: a crash from here on leaves a record to clean up from.
+            await _store.WriteAsync(state, cancellationToken).ConfigureAwait(false);
+            foreach (var step in plan)
+            {
+                var result = await _client.AddNetworkListAsync(step.List, step.Runtime(id, netns), cancellationToken).ConfigureAwait(false);
+                attached.Add((step, result));
+            }
+        }
+        catch (Exception ex) when (ex is CniException or OperationCanceledException)
+        {
+            var cleanup = new List<Exception>();
+            for (var i = attached.Count - 1; i >= 0; i--)
+            {
+                try
+                {
+                    // The caller's cancellation must not cut the cleanup short; each plugin call has its own timeout.
+                    await _client.DeleteNetworkListAsync(attached[i].Plan.List, attached[i].Plan.Runtime(id, netns), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (CniException deleteError)
+                {
+                    cleanup.Add(deleteError);
+                }
+            }
+
+            if (cleanup.Count == 0)
+            {
+                if (ownsNamespace)
+                {
+                    await TryAsync(() => _namespaces.DeleteAsync(netns, CancellationToken.None), cleanup).ConfigureAwait(false);
+                }
+
+                _store.Delete(id);
+            }
+
+            if (cleanup.Count > 0)
+            {
+                throw new CniAggregateException(
+                    $"setup of sandbox {id} failed and its cleanup failed too; teardown of the sandbox will retry it",
+                    [ex, .. cleanup]);
+            }
+
+            throw;
+        }
+
+        return Build(state, [.. attached.Select(a => new SandboxAttachment(a.Plan.List.Name, a.Plan.InterfaceName, a.Result))]);
+    }
+
+    /// <summary>
+    /// Tears a sandbox down: DEL of every recorded attachment in reverse order, with the configuration and arguments
+    /// ADD used, then the namespace (if CniRuntime created it) and the record. Every attachment is attempted even if
+    /// one fails; then all failures are thrown together and the record is kept, so a retry has what it needs.
+    /// </summary>
+    /// <returns>False when no such sandbox exists (teardown is idempotent).</returns>
+    /// <exception cref="CniAggregateException">One or more attachments could not be removed.</exception>
+    public async Task<bool> TeardownAsync(string idOrName, CancellationToken cancellationToken = default)
+    {
+        using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
+        var id = await ResolveAsync(idOrName, cancellationToken).ConfigureAwait(false);
+        return id is not null && await TeardownLockedAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Finds a sandbox by ID, unique ID prefix or name.</summary>
+    /// <returns>The sandbox, or null when none matches.</returns>
+    /// <exception cref="CniException">The prefix matches several sandboxes.</exception>
+    public async Task<Sandbox?> FindAsync(string idOrName, CancellationToken cancellationToken = default)
+    {
+        var id = await ResolveAsync(idOrName, cancellationToken).ConfigureAwait(false);
+        return id is null ? null : await LoadAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every sandbox with a record, in ID order.</summary>
+    public async Task<IReadOnlyList<Sandbox>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var sandboxes = new List<Sandbox>();
+        foreach (var id in _store.ListIds())
+        {
+            if (await LoadAsync(id, cancellationToken).ConfigureAwait(false) is { } sandbox)
+            {
+                sandboxes.Add(sandbox);
+            }
+        }
+
+        return sandboxes;
+    }
+
+    /// <summary>Runs CHECK on every attachment of a sandbox with the configuration ADD used; reports every failure.</summary>
+    /// <exception cref="CniException">No such sandbox (code 3), or CHECK failed.</exception>
+    public async Task CheckAsync(string idOrName, CancellationToken cancellationToken = default)
+    {
+        var id = await ResolveAsync(idOrName, cancellationToken).ConfigureAwait(false)
+            ?? throw new CniException(CniErrorCode.UnknownContainer, $"no sandbox \"{idOrName}\"");
+        using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
+        var errors = new List<Exception>();
+        foreach (var attachment in await _client.GetCachedAttachmentsAsync(id, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                var list = await ConfigOfAsync(attachment, cancellationToken).ConfigureAwait(false);
+                await _client.CheckNetworkListAsync(list, RuntimeOf(attachment, attachment.NetworkNamespace), cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new CniAggregateException($"check of sandbox {id} failed", errors);
+        }
+    }
+
+    /// <summary>
+    /// Whether sandboxes can be set up on the given networks (the default network when none are given): the
+    /// configuration loads, every plugin is found and supports its version, and STATUS passes (1.1.0 lists).
+    /// </summary>
+    public async Task<SandboxReadiness> GetReadinessAsync(IEnumerable<string>? networks = null, CancellationToken cancellationToken = default)
+    {
+        var names = networks?.ToList() ?? [];
+        if (names.Count == 0)
+        {
+            var defaultNetwork = await _configs.GetDefaultNetworkAsync(cancellationToken).ConfigureAwait(false);
+            if (defaultNetwork is null)
+            {
+                return new SandboxReadiness([new NetworkReadiness("(default)", "no network configuration found")]);
+            }
+
+            names.Add(defaultNetwork.Name);
+        }
+
+        var results = new List<NetworkReadiness>();
+        foreach (var name in names)
+        {
+            try
+            {
+                var list = await _configs.GetNetworkAsync(name, cancellationToken).ConfigureAwait(false);
+                await _client.ValidateNetworkListAsync(list, cancellationToken).ConfigureAwait(false);
+                await _client.GetStatusNetworkListAsync(list, cancellationToken).ConfigureAwait(false);
+                results.Add(new NetworkReadiness(name, null));
+            }
+            catch (CniException ex)
+            {
+                results.Add(new NetworkReadiness(name, ex.Message));
+            }
+        }
+
+        return new SandboxReadiness(results);
+    }
+
+    /// <summary>
+    /// Removes everything that does not belong to the sandboxes in <paramref name="keep"/>: their records, cached
+    /// attachments and namespaces created here; then sends GC (1.1.0 lists) to every network's plugins with the
+    /// attachments still in use. Excludes setup and teardown while it runs. Every failure is reported.
+    /// </summary>
+    /// <returns>The IDs of the sandboxes removed.</returns>
+    /// <exception cref="CniAggregateException">Something could not be removed.</exception>
+    public async Task<IReadOnlyList<string>> GcAsync(IEnumerable<string> keep, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        var kept = keep.ToHashSet(StringComparer.Ordinal);
+        using var exclusive = await LockAsync("gc", cancellationToken).ConfigureAwait(false);
+        var attachments = await _client.GetCachedAttachmentsAsync(null, cancellationToken).ConfigureAwait(false);
+        var stale = _store.ListIds().Concat(attachments.Select(a => a.ContainerId)).Where(id => !kept.Contains(id)).Distinct(StringComparer.Ordinal).ToList();
+        var errors = new List<Exception>();
+        var removed = new List<string>();
+        foreach (var id in stale)
+        {
+            try
+            {
+                if (await TeardownLockedAsync(id, cancellationToken).ConfigureAwait(false))
+                {
+                    removed.Add(id);
+                }
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        var valid = attachments.Where(a => kept.Contains(a.ContainerId)).ToList();
+        IReadOnlyList<NetworkConfigList> networks = [];
+        try
+        {
+            networks = await _configs.GetNetworksAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            errors.Add(ex);
+        }
+
+        foreach (var list in networks.Where(n => !n.DisableGC && CniVersion.TryParse(n.CniVersion, out var v) && v >= CniVersion.V110))
+        {
+            var inUse = valid.Where(a => a.NetworkName == list.Name).Select(a => new GcAttachment(a.ContainerId, a.InterfaceName)).ToList();
+            await TryAsync(() => _client.GcNetworkListAsync(list, new GcArgs(inUse), cancellationToken), errors).ConfigureAwait(false);
+        }
+
+        return errors.Count > 0 ? throw new CniAggregateException("sandbox GC failed", errors) : removed;
+    }
+
+    private async Task<bool> TeardownLockedAsync(string id, CancellationToken cancellationToken)
+    {
+        using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
+        var state = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        var cached = await _client.GetCachedAttachmentsAsync(id, cancellationToken).ConfigureAwait(false);
+        if (state is null && cached.Count == 0)
+        {
+            return false;
+        }
+
+        // Reverse setup order; attachments the record does not know (made by a crashed setup or another tool) last.
+        var order = (state?.Networks ?? []).Reverse().ToList();
+        var ordered = order
+            .Select(n => cached.FirstOrDefault(a => a.NetworkName == n.Network && a.InterfaceName == n.InterfaceName))
+            .OfType<NetworkAttachment>()
+            .Concat(cached.Where(a => !order.Contains((a.NetworkName, a.InterfaceName))))
+            .ToList();
+        var netns = state?.NetworkNamespace;
+        var errors = new List<Exception>();
+        foreach (var attachment in ordered)
+        {
+            // A namespace that is gone is not passed: the specification allows DEL without one, and plugins clean
+            // up the host side only.
+            var path = attachment.NetworkNamespace ?? netns;
+            var live = path is not null && _namespaces.Exists(path) ? path : null;
+            try
+            {
+                var list = await ConfigOfAsync(attachment, cancellationToken).ConfigureAwait(false);
+                await _client.DeleteNetworkListAsync(list, RuntimeOf(attachment, live), cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new CniAggregateException($"teardown of sandbox {id} failed; its record is kept so teardown can be retried", errors);
+        }
+
+        if (state is { OwnsNetworkNamespace: true })
+        {
+            await _namespaces.DeleteAsync(state.NetworkNamespace, cancellationToken).ConfigureAwait(false);
+        }
+
+        _store.Delete(id);
+        sandboxLock.RemoveOnRelease();
+        return true;
+    }
+
+    private async Task<List<PlannedAttachment>> PlanAsync(SandboxRequest request, CancellationToken cancellationToken)
+    {
+        var plan = new List<PlannedAttachment>();
+        var baseArgs = request.Capabilities;
+        if (request.AttachLoopback)
+        {
+            plan.Add(new PlannedAttachment(LoopbackNetwork, LoopbackInterface, Labels(request.Labels, null), baseArgs.ToJson()));
+        }
+
+        IReadOnlyList<SandboxNetworkRequest> networks = request.Networks;
+        if (networks.Count == 0)
+        {
+            var defaultNetwork = await _configs.GetDefaultNetworkAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new CniConfigNotFoundException(Options.ConfigDirectory, null);
+            networks = [new SandboxNetworkRequest(defaultNetwork.Name)];
+        }
+
+        for (var i = 0; i < networks.Count; i++)
+        {
+            var network = networks[i];
+            var interfaceName = network.InterfaceName ?? $"eth{i}";
+            CniNames.ValidateInterfaceName(interfaceName);
+            if (plan.Any(p => p.InterfaceName == interfaceName))
+            {
+                throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"interface name \"{interfaceName}\" is used twice in the sandbox");
+            }
+
+            var list = await _configs.GetNetworkAsync(network.Name, cancellationToken).ConfigureAwait(false);
+            var labels = Labels(request.Labels, network.Labels);
+            plan.Add(new PlannedAttachment(list, interfaceName, labels, baseArgs.MergedWith(network.Capabilities).ToJson()));
+        }
+
+        return plan;
+    }
+
+    // ocicni's convention: IgnoreUnknown=1 first so plugins that do not know a key ignore it.
+    private static List<KeyValuePair<string, string>> Labels(IReadOnlyDictionary<string, string> sandbox, IReadOnlyDictionary<string, string>? network)
+    {
+        var merged = new Dictionary<string, string>(sandbox, StringComparer.Ordinal);
+        foreach (var (key, value) in network ?? new Dictionary<string, string>())
+        {
+            merged[key] = value;
+        }
+
+        var args = new List<KeyValuePair<string, string>>();
+        if (!merged.ContainsKey("IgnoreUnknown"))
+        {
+            args.Add(new("IgnoreUnknown", "1"));
+        }
+
+        args.AddRange(merged);
+        _ = CniRuntime.Invocation.CniArgs.Format(args);
+        return args;
+    }
+
+    private async Task<NetworkConfigList> ConfigOfAsync(NetworkAttachment attachment, CancellationToken cancellationToken)
+    {
+        // What ADD used, as cached; the current configuration only for legacy cache files that lack it.
+        if (!attachment.Config.IsEmpty)
+        {
+            try
+            {
+                return NetworkConfigList.Parse(attachment.Config.Span, $"cached configuration of {attachment.NetworkName}");
+            }
+            catch (CniConfigException) when (attachment.NetworkName == LoopbackNetwork.Name)
+            {
+                return LoopbackNetwork;
+            }
+        }
+
+        return attachment.NetworkName == LoopbackNetwork.Name
+            ? LoopbackNetwork
+            : await _configs.GetNetworkAsync(attachment.NetworkName, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static RuntimeConfig RuntimeOf(NetworkAttachment attachment, string? netns) => new()
+    {
+        ContainerId = attachment.ContainerId,
+        NetworkNamespace = netns,
+        InterfaceName = attachment.InterfaceName,
+        Args = attachment.CniArgs,
+        CapabilityArgs = attachment.CapabilityArgs,
+    };
+
+    private async Task<string?> ResolveAsync(string idOrName, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(idOrName);
+        var ids = _store.ListIds();
+        if (ids.Contains(idOrName, StringComparer.Ordinal))
+        {
+            return idOrName;
+        }
+
+        if (await FindByNameAsync(idOrName, cancellationToken).ConfigureAwait(false) is { } named)
+        {
+            return named.Id;
+        }
+
+        var cachedIds = (await _client.GetCachedAttachmentsAsync(null, cancellationToken).ConfigureAwait(false)).Select(a => a.ContainerId);
+        return ContainerIds.ResolvePrefix(idOrName, ids.Concat(cachedIds));
+    }
+
+    private async Task<SandboxState?> FindByNameAsync(string name, CancellationToken cancellationToken)
+    {
+        foreach (var id in _store.ListIds())
+        {
+            try
+            {
+                if (await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false) is { } state && state.Name == name)
+                {
+                    return state;
+                }
+            }
+            catch (CniCacheException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<Sandbox?> LoadAsync(string id, CancellationToken cancellationToken)
+    {
+        var state = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        var cached = await _client.GetCachedAttachmentsAsync(id, cancellationToken).ConfigureAwait(false);
+        if (state is null && cached.Count == 0)
+        {
+            return null;
+        }
+
+        state ??= new SandboxState
+        {
+            Id = id,
+            NetworkNamespace = cached.Select(a => a.NetworkNamespace).FirstOrDefault(n => n is not null) ?? string.Empty,
+            Networks = [.. cached.Select(a => (a.NetworkName, a.InterfaceName))],
+        };
+        var attachments = state.Networks
+            .Select(n => (n, cached.FirstOrDefault(a => a.NetworkName == n.Network && a.InterfaceName == n.InterfaceName)))
+            .Where(x => x.Item2 is not null)
+            .Select(x => new SandboxAttachment(x.n.Network, x.n.InterfaceName, ResultOf(x.Item2!)))
+            .ToList();
+        return Build(state, attachments);
+    }
+
+    private static CniResult? ResultOf(NetworkAttachment attachment)
+    {
+        if (attachment.Result is not { } raw)
+        {
+            return null;
+        }
+
+        try
+        {
+            return CniResultJson.Parse(Encoding.UTF8.GetBytes(raw.GetRawText()));
+        }
+        catch (CniException)
+        {
+            return null;
+        }
+    }
+
+    private static Sandbox Build(SandboxState state, IReadOnlyList<SandboxAttachment> attachments) => new()
+    {
+        Id = state.Id,
+        Name = state.Name,
+        NetworkNamespace = state.NetworkNamespace,
+        OwnsNetworkNamespace = state.OwnsNetworkNamespace,
+        Created = state.Created,
+        Labels = state.Labels,
+        Attachments = attachments,
+        Interfaces = [.. attachments.SelectMany(InterfacesOf)],
+    };
+
+    /// <summary>The interfaces an attachment put in the sandbox (those with a <c>sandbox</c> path), with their addresses.</summary>
+    internal static IEnumerable<SandboxInterface> InterfacesOf(SandboxAttachment attachment)
+    {
+        if (attachment.Result is not { } result)
+        {
+            yield break;
+        }
+
+        var inside = Enumerable.Range(0, result.Interfaces.Length).Where(i => !string.IsNullOrEmpty(result.Interfaces[i].Sandbox)).ToList();
+        var named = result.Interfaces.Select((iface, index) => (iface, index)).Where(x => x.iface.Name == attachment.InterfaceName).Select(x => (int?)x.index).FirstOrDefault();
+        SandboxAddress Address(CniIpConfig ip, string interfaceName) => new(ip.Address, ip.Gateway, interfaceName, attachment.NetworkName);
+
+        foreach (var index in inside)
+        {
+            var iface = result.Interfaces[index];
+            var addresses = result.Ips
+                .Where(ip => ip.Interface == index || (ip.Interface is null && named == index))
+                .Select(ip => Address(ip, iface.Name))
+                .ToList();
+            yield return new SandboxInterface(iface.Name, attachment.NetworkName, iface.Mac, iface.Sandbox, addresses);
+        }
+
+        // Results without interfaces (0.2.0, or plugins that do not report them): the addresses are on the attachment's interface.
+        var unattributed = result.Ips.Where(ip => ip.Interface is not { } i || i < 0 || i >= result.Interfaces.Length || !inside.Contains(i)).ToList();
+        if (inside.Count == 0 && unattributed.Count > 0)
+        {
+            yield return new SandboxInterface(attachment.InterfaceName, attachment.NetworkName, null, null, [.. unattributed.Select(ip => Address(ip, attachment.InterfaceName))]);
+        }
+    }
+
+    private Task<FileLock> LockAsync(string name, CancellationToken cancellationToken, bool shared = false) =>
+        FileLock.AcquireAsync(Path.Combine(_locks, name), Options.Cni.TimeProvider, cancellationToken, shared);
+
+    private static async Task TryAsync(Func<Task> action, List<Exception> errors)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            errors.Add(ex);
+        }
+    }
+
+    private sealed record PlannedAttachment(NetworkConfigList List, string InterfaceName, IReadOnlyList<KeyValuePair<string, string>> Args, IReadOnlyDictionary<string, JsonElement> CapabilityArgs)
+    {
+        public RuntimeConfig Runtime(string id, string netns) => new()
+        {
+            ContainerId = id,
+            NetworkNamespace = netns,
+            InterfaceName = InterfaceName,
+            Args = Args,
+            CapabilityArgs = CapabilityArgs,
+        };
+    }
+}
