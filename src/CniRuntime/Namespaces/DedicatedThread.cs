@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace CniRuntime.Namespaces;
 
@@ -19,9 +20,12 @@ internal static class DedicatedThread
     // The body needs little stack: a few P/Invokes. User actions (Run) get the default.
     private const int SmallStack = 256 * 1024;
 
+    private static volatile bool _runtimeThreadsStarted;
+
     /// <summary>Runs <paramref name="body"/> on a dedicated thread and blocks until it has finished.</summary>
     public static T Run<T>(string name, Func<T> body, bool smallStack = false)
     {
+        EnsureRuntimeThreads();
         var operation = new Operation<T>(body);
         var thread = NewThread(name, operation.Execute, smallStack);
         thread.UnsafeStart();
@@ -32,9 +36,27 @@ internal static class DedicatedThread
     /// <summary>Runs <paramref name="body"/> on a dedicated thread; the task completes on a pool thread.</summary>
     public static Task<T> RunAsync<T>(string name, Func<T> body, bool smallStack = false)
     {
+        EnsureRuntimeThreads();
         var operation = new AsyncOperation<T>(body);
         operation.Start(NewThread(name, operation.Execute, smallStack));
         return operation.Task;
+    }
+
+    /// <summary>
+    /// Makes the runtime start its signal-handling thread (".NET SigHandler") here, on a normal thread, if it has not
+    /// yet. It is created lazily by the first <c>Process.Start</c> (or signal registration) of the process; if that
+    /// happened inside a namespace, the thread would live there for good, and it queues the SIGCHLD and signal work
+    /// that makes the pool inject workers. Registering and disposing a no-op SIGCONT handler starts it, and it stays.
+    /// </summary>
+    private static void EnsureRuntimeThreads()
+    {
+        if (_runtimeThreadsStarted)
+        {
+            return;
+        }
+
+        PosixSignalRegistration.Create(PosixSignal.SIGCONT, static _ => { }).Dispose();
+        _runtimeThreadsStarted = true;
     }
 
     private static Thread NewThread(string name, Action execute, bool smallStack) =>

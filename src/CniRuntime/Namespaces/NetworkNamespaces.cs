@@ -131,6 +131,19 @@ public sealed class NetworkNamespaces : INetworkNamespaces
         }
 
         var errno = Marshal.GetLastPInvokeError();
+        if (errno is EPerm)
+        {
+            // umount2 checks the privilege before it looks at the path: without CAP_SYS_ADMIN a missing file or an
+            // unmounted leftover is still no reason to fail.
+            var type = FileSystemType(path, out var statErrno);
+            if (type is null && statErrno == ENoEnt)
+            {
+                return;
+            }
+
+            errno = type == NsfsMagic ? EPerm : EInval;
+        }
+
         if (errno is not (EInval or ENoEnt))
         {
             throw Failure("unmount", path, errno);
@@ -225,8 +238,10 @@ public sealed class NetworkNamespaces : INetworkNamespaces
     /// inside it. Netlink sockets, <c>NetworkInterface.GetAllNetworkInterfaces()</c> and <c>/proc/thread-self/net/*</c>
     /// see the namespace; <c>/proc/self/net/*</c> and <c>/sys/class/net</c> do not (they show the thread-group
     /// leader's namespace and the mounted sysfs). A child started with <c>Process.Start</c> from the action runs in
-    /// the namespace; read its output synchronously, and make sure the process has started a child before from a
-    /// normal thread (the runtime creates its SIGCHLD thread on the first one).</para>
+    /// the namespace; read its output synchronously (asynchronous reads use the pool). The runtime's signal thread,
+    /// which a first <c>Process.Start</c> would create inside, is started beforehand on the caller's thread.
+    /// Runtime threads that never touch the network (the JIT's tiering worker, the background GC thread) may still be
+    /// born inside when the action triggers them; they only keep the namespace alive until they exit.</para>
     /// </remarks>
     /// <exception cref="NetworkNamespaceException">The namespace does not exist, is not a network namespace, or may not be entered.</exception>
     public T Run<T>(string nameOrPath, Func<T> action)
