@@ -2,7 +2,7 @@ namespace CniRuntime.Namespaces;
 
 /// <summary>
 /// The seam between sandboxes and the kernel's network namespaces: what the sandbox layer needs to allocate a
-/// namespace for a container and to release it. <c>NetworkNamespaces</c> is the real implementation
+/// namespace for a container and to release it. <see cref="NetworkNamespaces"/> is the real implementation
 /// (iproute2-compatible, under <c>/run/netns</c>); tests substitute a fake.
 /// </summary>
 public interface INetworkNamespaces

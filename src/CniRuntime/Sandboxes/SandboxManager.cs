@@ -44,13 +44,13 @@ public sealed class SandboxManager
 
     /// <summary>Creates a manager.</summary>
     /// <param name="options">Options; the defaults when null.</param>
-    /// <param name="namespaces">How namespaces are created and deleted.</param>
+    /// <param name="namespaces">How namespaces are created and deleted; iproute2's <c>/run/netns</c> when null.</param>
     /// <param name="client">The CNI engine; one built from <see cref="SandboxManagerOptions.Cni"/> when null.</param>
     /// <param name="configs">Where networks are found; the configuration directory, read on each request, when null.</param>
-    public SandboxManager(SandboxManagerOptions? options, INetworkNamespaces namespaces, ICniClient? client = null, INetworkConfigSource? configs = null)
+    public SandboxManager(SandboxManagerOptions? options = null, INetworkNamespaces? namespaces = null, ICniClient? client = null, INetworkConfigSource? configs = null)
     {
         Options = options ?? new SandboxManagerOptions();
-        _namespaces = namespaces ?? throw new ArgumentNullException(nameof(namespaces));
+        _namespaces = namespaces ?? new NetworkNamespaces();
         _client = client ?? new CniClient(Options.Cni);
         _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
         _store = new SandboxStore(Options.Cni.CacheDirectory);

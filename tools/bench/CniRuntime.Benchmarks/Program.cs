@@ -2,11 +2,13 @@ using BenchmarkDotNet.Running;
 using CniRuntime.Benchmarks;
 
 // bdn [BenchmarkDotNet args]  : in-process costs (engine with an instant fake executor).
+// netns [iterations]          : namespace create+delete in-process against `ip netns add` + `ip netns del`.
 // chain [iterations]          : whole chain of real plugins, the library against a minimal exec driver (needs root
 //                               and a throwaway network namespace: tools/bench/engine.sh).
 return args switch
 {
     ["chain", ..] => await RealChainComparison.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30),
+    ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200),
     ["bdn", .. var rest] => Run(rest),
     _ => Usage(),
 };
@@ -19,6 +21,6 @@ static int Run(string[] rest)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CniRuntime.Benchmarks bdn [--filter *] | chain [iterations]");
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks bdn [--filter *] | chain [iterations] | netns [iterations]");
     return 2;
 }
