@@ -17,8 +17,8 @@ namespace CniRuntime.Configuration;
 /// </para>
 /// <para>
 /// Events are debounced (<see cref="NetworkConfigWatcherOptions.Debounce"/>), rescans never overlap, and the
-/// directory is also rescanned every <see cref="NetworkConfigWatcherOptions.PollInterval"/> in case notifications
-/// were lost. A watcher error (such as an inotify queue overflow) re-arms the watches and rescans. Nothing thrown
+/// directory is also rescanned (and the watches renewed) every <see cref="NetworkConfigWatcherOptions.PollInterval"/>
+/// in case notifications were lost. A watcher error (such as an inotify queue overflow) re-arms the watches and rescans. Nothing thrown
 /// by the file system escapes: a directory that cannot be watched or scanned is reported as a diagnostic of the
 /// snapshot (a failed scan keeps the networks of the last good one) and is retried every second.
 /// </para>
@@ -305,6 +305,13 @@ public sealed class NetworkConfigWatcher : IAsyncDisposable
                 if (await WaitForSignalAsync(stop).ConfigureAwait(false))
                 {
                     await DebounceAsync(stop).ConfigureAwait(false);
+                }
+                else
+                {
+                    // A poll also renews the watches, in case one went stale without a sign (a directory replaced
+                    // by one with the same inode number while the events saying so were lost). Nothing is missed:
+                    // the scan below runs after the new watches exist.
+                    Interlocked.Exchange(ref _rearmRequested, 1);
                 }
 
                 await _gate.WaitAsync(stop).ConfigureAwait(false);
