@@ -121,9 +121,17 @@ public static class NetworkConfigLoader
         }
 
         var subdirectory = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, list.Name);
-        var pluginFiles = Directory.Exists(subdirectory)
-            ? Directory.EnumerateFiles(subdirectory, "*.conf").Where(f => Path.GetExtension(f) == ".conf").Order(StringComparer.Ordinal).ToList()
-            : [];
+        List<string> pluginFiles;
+        try
+        {
+            pluginFiles = Directory.Exists(subdirectory)
+                ? [.. Directory.EnumerateFiles(subdirectory, "*.conf").Where(f => Path.GetExtension(f) == ".conf").Order(StringComparer.Ordinal)]
+                : [];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CniConfigException($"cannot list plugin directory {subdirectory}: {ex.Message}", path, null, CniErrorCode.IoFailure, ex);
+        }
         if (pluginFiles.Count == 0)
         {
             return list.Plugins.Count > 0 ? list : throw new CniConfigException("no plugin configs found", path, "$.plugins");
@@ -241,6 +249,33 @@ public sealed record ConfigDiagnostic(string File, string? NetworkName, ConfigDi
 /// <param name="Diagnostics">Files that could not be loaded or were shadowed.</param>
 public sealed record ConfigDirectoryScan(string Directory, IReadOnlyList<string> Files, IReadOnlyList<NetworkConfigList> Networks, IReadOnlyList<ConfigDiagnostic> Diagnostics)
 {
+    /// <summary>
+    /// The default network: the first valid configuration by file name (ordinal), across every configuration file
+    /// whatever its extension, so <c>05-x.conf</c> beats <c>10-y.conflist</c> (the rule of ocicni and go-cni);
+    /// broken files are skipped. The network returned is the one <see cref="FindNetwork"/> gives for that name, so
+    /// the default network and the network of the same name never disagree. Null when no file is valid.
+    /// </summary>
+    public NetworkConfigList? DefaultNetwork
+    {
+        get
+        {
+            foreach (var file in Files.OrderBy(Path.GetFileName, StringComparer.Ordinal).ThenBy(f => f, StringComparer.Ordinal))
+            {
+                if (Networks.FirstOrDefault(n => string.Equals(n.Source, file, StringComparison.Ordinal)) is { } network)
+                {
+                    return network;
+                }
+
+                if (Diagnostics.FirstOrDefault(d => d.Kind == ConfigDiagnosticKind.Shadowed && string.Equals(d.File, file, StringComparison.Ordinal)) is { NetworkName: { } name })
+                {
+                    return FindNetwork(name);
+                }
+            }
+
+            return null;
+        }
+    }
+
     /// <summary>Finds a network by name, or returns null.</summary>
     public NetworkConfigList? FindNetwork(string networkName) =>
         Networks.FirstOrDefault(n => string.Equals(n.Name, networkName, StringComparison.Ordinal));

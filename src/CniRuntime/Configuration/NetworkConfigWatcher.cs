@@ -85,7 +85,7 @@ public sealed class NetworkConfigWatcher : IAsyncDisposable
     public ConfigDirectoryScan Current => Volatile.Read(ref _current);
 
     /// <summary>
-    /// The default network of <see cref="Current"/> (see <see cref="NetworkConfigDefaultNetwork"/>): the first valid
+    /// The default network of <see cref="Current"/> (see <see cref="ConfigDirectoryScan.DefaultNetwork"/>): the first valid
     /// configuration by file name whatever its extension, or null. Read <c>Current.DefaultNetwork</c> instead to get
     /// it together with the rest of one snapshot.
     /// </summary>

@@ -30,13 +30,30 @@ public sealed class DirectoryNetworkConfigSource(string directory) : INetworkCon
         NetworkConfigLoader.LoadNetworkAsync(Directory, name, cancellationToken);
 
     /// <inheritdoc />
-    public async Task<NetworkConfigList?> GetDefaultNetworkAsync(CancellationToken cancellationToken = default)
-    {
-        var scan = await NetworkConfigLoader.ScanDirectoryAsync(Directory, cancellationToken).ConfigureAwait(false);
-        return scan.Networks.OrderBy(n => Path.GetFileName(n.Source), StringComparer.Ordinal).FirstOrDefault();
-    }
+    public async Task<NetworkConfigList?> GetDefaultNetworkAsync(CancellationToken cancellationToken = default) =>
+        (await NetworkConfigLoader.ScanDirectoryAsync(Directory, cancellationToken).ConfigureAwait(false)).DefaultNetwork;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<NetworkConfigList>> GetNetworksAsync(CancellationToken cancellationToken = default) =>
         (await NetworkConfigLoader.ScanDirectoryAsync(Directory, cancellationToken).ConfigureAwait(false)).Networks;
+}
+
+/// <summary>
+/// Serves networks from a <see cref="NetworkConfigWatcher"/>'s latest snapshot: no disk access per request, and
+/// changes to the directory (files added, edited, renamed into place, the directory recreated) apply without a restart.
+/// </summary>
+/// <param name="watcher">The watcher; it stays owned by the caller.</param>
+public sealed class WatchedNetworkConfigSource(NetworkConfigWatcher watcher) : INetworkConfigSource
+{
+    /// <inheritdoc />
+    public Task<NetworkConfigList> GetNetworkAsync(string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult(watcher.Current.GetNetwork(name));
+
+    /// <inheritdoc />
+    public Task<NetworkConfigList?> GetDefaultNetworkAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(watcher.Current.DefaultNetwork);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<NetworkConfigList>> GetNetworksAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(watcher.Current.Networks);
 }
