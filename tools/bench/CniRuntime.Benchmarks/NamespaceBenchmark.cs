@@ -49,8 +49,8 @@ internal static class NamespaceBenchmark
             async Task<double> Iproute2()
             {
                 var watch = Stopwatch.StartNew();
-                await Exec("ip", ["netns", "add", name + "i"]);
-                await Exec("ip", ["netns", "del", name + "i"]);
+                await Shell.Exec("ip", ["netns", "add", name + "i"]);
+                await Shell.Exec("ip", ["netns", "del", name + "i"]);
                 return watch.Elapsed.TotalMilliseconds;
             }
 
@@ -104,34 +104,14 @@ internal static class NamespaceBenchmark
             await namespaces.DeleteAsync(path);
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"create+delete of a named network namespace, {iterations} paired runs:"));
-        Console.WriteLine($"  {"",-36} {"median",9} {"p10",9} {"p90",9}");
-        Print("ip netns add && ip netns del", iproute2, "ms");
-        Print("NetworkNamespaces create+delete", library, "ms");
-        Print("ratio library/iproute2 (paired)", ratios, "x");
-        Print("  library CreateAsync", creates, "ms");
-        Print("  library DeleteAsync", deletes, "ms");
-        Print("  library Run (enter, no-op, restore)", runs, "ms");
-        Print("  new Thread start+join (Run's floor)", threads, "ms");
+        Stats.Header(string.Create(CultureInfo.InvariantCulture, $"create+delete of a named network namespace, {iterations} paired runs:"));
+        Stats.Print("ip netns add && ip netns del", iproute2, "ms");
+        Stats.Print("NetworkNamespaces create+delete", library, "ms");
+        Stats.Print("ratio library/iproute2 (paired)", ratios, "x");
+        Stats.Print("  library CreateAsync", creates, "ms");
+        Stats.Print("  library DeleteAsync", deletes, "ms");
+        Stats.Print("  library Run (enter, no-op, restore)", runs, "ms");
+        Stats.Print("  new Thread start+join (Run's floor)", threads, "ms");
         return 0;
-    }
-
-    private static void Print(string label, List<double> values, string unit)
-    {
-        values.Sort();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label,-36} {Percentile(values, 0.5),9:0.000} {Percentile(values, 0.1),9:0.000} {Percentile(values, 0.9),9:0.000} {unit}"));
-    }
-
-    private static double Percentile(List<double> sorted, double p) => sorted[(int)Math.Round((sorted.Count - 1) * p)];
-
-    private static async Task Exec(string file, string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { UseShellExecute = false, RedirectStandardError = true })!;
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)}: {stderr}");
-        }
     }
 }

@@ -16,8 +16,6 @@ namespace CniRuntime.Benchmarks;
 /// </summary>
 internal static class RealChainComparison
 {
-    private const string PluginDirectory = "/usr/lib/cni";
-
     private static readonly string ListJson = """
         {"cniVersion":"1.0.0","name":"benchnet","plugins":[
           {"type":"bridge","bridge":"cnirtbench0","isGateway":true,"ipMasq":false,
@@ -31,7 +29,7 @@ internal static class RealChainComparison
     {
         var work = Directory.CreateTempSubdirectory("cnirt-chain-").FullName;
         var list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(ListJson.Replace("DATADIR", Path.Combine(work, "ipam"), StringComparison.Ordinal).Replace("IFNAME", "eth0", StringComparison.Ordinal)));
-        var client = new CniClient(new CniClientOptions { PluginDirectories = [PluginDirectory], CacheDirectory = Path.Combine(work, "cache") });
+        var client = new CniClient(new CniClientOptions { PluginDirectories = [ExecDriver.PluginDirectory], CacheDirectory = Path.Combine(work, "cache") });
         var portMappings = JsonDocument.Parse("""[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}]""").RootElement.Clone();
         var floor = new List<double>();
         var library = new List<double>();
@@ -42,7 +40,12 @@ internal static class RealChainComparison
             for (var i = -3; i < iterations; i++)
             {
                 var iteration = i;
-                Task<double> Floor() => TimeAsync(iteration, "f", netns => FloorAddDelAsync(list, netns, portMappings));
+                Task<double> Floor() => TimeAsync(iteration, "f", async netns =>
+                {
+                    var capabilityArgs = new Dictionary<string, JsonElement> { ["portMappings"] = portMappings };
+                    var result = await ExecDriver.AddAsync(list, $"bench-f-{iteration + 3}", netns, "eth0", capabilityArgs);
+                    await ExecDriver.DeleteAsync(list, $"bench-f-{iteration + 3}", netns, "eth0", result, capabilityArgs);
+                });
                 Task<double> Library() => TimeAsync(iteration, "l", async netns =>
                 {
                     var runtime = new RuntimeConfig
@@ -77,31 +80,22 @@ internal static class RealChainComparison
         }
         finally
         {
-            await Exec("ip", ["link", "del", "cnirtbench0"], allowFailure: true);
+            await Shell.Exec("ip", ["link", "del", "cnirtbench0"], allowFailure: true);
             Directory.Delete(work, recursive: true);
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ADD+DEL of bridge+host-local+portmap+firewall+tuning, {iterations} paired runs, fresh namespace each:"));
-        Console.WriteLine($"  {"",-30} {"median",9} {"p10",9} {"p90",9}");
-        Print("floor (exec only)", floor, "ms");
-        Print("CniClient (library)", library, "ms");
-        Print("ratio library/floor (paired)", ratios, "x");
-        Print("overhead library-floor", [.. library.Zip(floor, (l, f) => l - f)], "ms");
+        Stats.Header(string.Create(CultureInfo.InvariantCulture, $"ADD+DEL of bridge+host-local+portmap+firewall+tuning, {iterations} paired runs, fresh namespace each:"));
+        Stats.Print("floor (exec only)", floor, "ms");
+        Stats.Print("CniClient (library)", library, "ms");
+        Stats.Print("ratio library/floor (paired)", ratios, "x");
+        Stats.Print("overhead library-floor", [.. library.Zip(floor, (l, f) => l - f)], "ms");
         return 0;
     }
-
-    private static void Print(string label, List<double> values, string unit)
-    {
-        values.Sort();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label,-30} {Percentile(values, 0.5),9:0.000} {Percentile(values, 0.1),9:0.000} {Percentile(values, 0.9),9:0.000} {unit}"));
-    }
-
-    private static double Percentile(List<double> sorted, double p) => sorted[(int)Math.Round((sorted.Count - 1) * p)];
 
     private static async Task<double> TimeAsync(int iteration, string side, Func<string, Task> body)
     {
         var name = string.Create(CultureInfo.InvariantCulture, $"cnirt-bench-{side}{iteration + 3}");
-        await Exec("ip", ["netns", "add", name]);
+        await Shell.Exec("ip", ["netns", "add", name]);
         try
         {
             var watch = Stopwatch.StartNew();
@@ -110,82 +104,7 @@ internal static class RealChainComparison
         }
         finally
         {
-            await Exec("ip", ["netns", "del", name]);
-        }
-    }
-
-    /// <summary>What any runtime must do at the least: inject name, version, prevResult, runtimeConfig; exec each plugin.</summary>
-    private static async Task FloorAddDelAsync(NetworkConfigList list, string netns, JsonElement portMappings)
-    {
-        var containerId = "bench-f-" + Path.GetFileName(netns);
-        JsonNode? result = null;
-        foreach (var plugin in list.Plugins)
-        {
-            var stdin = Stdin(list, plugin, result, portMappings);
-            result = JsonNode.Parse(await ExecPlugin(plugin.Type, "ADD", containerId, netns, stdin));
-        }
-
-        for (var i = list.Plugins.Count - 1; i >= 0; i--)
-        {
-            await ExecPlugin(list.Plugins[i].Type, "DEL", containerId, netns, Stdin(list, list.Plugins[i], result, portMappings));
-        }
-    }
-
-    private static string Stdin(NetworkConfigList list, PluginConfig plugin, JsonNode? prevResult, JsonElement portMappings)
-    {
-        var config = JsonNode.Parse(plugin.Json.GetRawText())!.AsObject();
-        config["name"] = list.Name;
-        config["cniVersion"] = list.CniVersion;
-        if (prevResult is not null)
-        {
-            config["prevResult"] = prevResult.DeepClone();
-        }
-
-        if (plugin.Capabilities.ContainsKey("portMappings"))
-        {
-            config["runtimeConfig"] = new JsonObject { ["portMappings"] = JsonNode.Parse(portMappings.GetRawText()) };
-        }
-
-        return config.ToJsonString();
-    }
-
-    private static async Task<string> ExecPlugin(string type, string command, string containerId, string netns, string stdin)
-    {
-        var start = new ProcessStartInfo(Path.Combine(PluginDirectory, type))
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["CNI_COMMAND"] = command;
-        start.Environment["CNI_CONTAINERID"] = containerId;
-        start.Environment["CNI_NETNS"] = netns;
-        start.Environment["CNI_IFNAME"] = "eth0";
-        start.Environment["CNI_ARGS"] = string.Empty;
-        start.Environment["CNI_PATH"] = PluginDirectory;
-        using var process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync(stdin);
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{type} {command} failed: {await stdout} {await stderr}");
-        }
-
-        return await stdout;
-    }
-
-    private static async Task Exec(string file, string[] arguments, bool allowFailure = false)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { UseShellExecute = false, RedirectStandardError = true })!;
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0 && !allowFailure)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)}: {stderr}");
+            await Shell.Exec("ip", ["netns", "del", name]);
         }
     }
 }
