@@ -268,7 +268,7 @@ public sealed partial class CniClient : ICniClient
 
             try
             {
-                await DeleteNetworkListAsync(list, FromAttachment(attachment), cancellationToken).ConfigureAwait(false);
+                await DeleteNetworkListAsync(list, RuntimeConfig.FromAttachment(attachment), cancellationToken).ConfigureAwait(false);
             }
             catch (CniException ex)
             {
@@ -587,13 +587,4 @@ public sealed partial class CniClient : ICniClient
             Result = JsonElement.ParseValue(ref reader),
         };
     }
-
-    private static RuntimeConfig FromAttachment(NetworkAttachment attachment) => new()
-    {
-        ContainerId = attachment.ContainerId,
-        NetworkNamespace = attachment.NetworkNamespace,
-        InterfaceName = attachment.InterfaceName,
-        Args = attachment.CniArgs,
-        CapabilityArgs = attachment.CapabilityArgs,
-    };
 }

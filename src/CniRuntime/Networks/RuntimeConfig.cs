@@ -27,6 +27,20 @@ public sealed record RuntimeConfig
     /// plugin receives in <c>runtimeConfig</c> only those it declares in <c>capabilities</c>.
     /// </summary>
     public IReadOnlyDictionary<string, JsonElement> CapabilityArgs { get; init; } = NoCapabilityArgs;
+
+    /// <summary>The runtime configuration an attachment was added with, as cached (for DEL, CHECK and GC from the cache).</summary>
+    public static RuntimeConfig FromAttachment(Caching.NetworkAttachment attachment)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        return new RuntimeConfig
+        {
+            ContainerId = attachment.ContainerId,
+            NetworkNamespace = attachment.NetworkNamespace,
+            InterfaceName = attachment.InterfaceName,
+            Args = attachment.CniArgs,
+            CapabilityArgs = attachment.CapabilityArgs,
+        };
+    }
 }
 
 /// <summary>The arguments of a GC (libcni's <c>GCArgs</c>).</summary>

@@ -206,7 +206,7 @@ public sealed class SandboxManager
             try
             {
                 var list = await ConfigOfAsync(attachment, cancellationToken).ConfigureAwait(false);
-                await _client.CheckNetworkListAsync(list, RuntimeOf(attachment, attachment.NetworkNamespace), cancellationToken).ConfigureAwait(false);
+                await _client.CheckNetworkListAsync(list, RuntimeConfig.FromAttachment(attachment), cancellationToken).ConfigureAwait(false);
             }
             catch (CniException ex)
             {
@@ -336,7 +336,7 @@ public sealed class SandboxManager
             try
             {
                 var list = await ConfigOfAsync(attachment, cancellationToken).ConfigureAwait(false);
-                await _client.DeleteNetworkListAsync(list, RuntimeOf(attachment, live), cancellationToken).ConfigureAwait(false);
+                await _client.DeleteNetworkListAsync(list, RuntimeConfig.FromAttachment(attachment) with { NetworkNamespace = live }, cancellationToken).ConfigureAwait(false);
             }
             catch (CniException ex)
             {
@@ -433,15 +433,6 @@ public sealed class SandboxManager
             ? LoopbackNetwork
             : await _configs.GetNetworkAsync(attachment.NetworkName, cancellationToken).ConfigureAwait(false);
     }
-
-    private static RuntimeConfig RuntimeOf(NetworkAttachment attachment, string? netns) => new()
-    {
-        ContainerId = attachment.ContainerId,
-        NetworkNamespace = netns,
-        InterfaceName = attachment.InterfaceName,
-        Args = attachment.CniArgs,
-        CapabilityArgs = attachment.CapabilityArgs,
-    };
 
     private async Task<string?> ResolveAsync(string idOrName, CancellationToken cancellationToken)
     {

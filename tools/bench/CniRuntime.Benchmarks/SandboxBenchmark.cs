@@ -43,8 +43,19 @@ internal static class SandboxBenchmark
                 var ratios = new List<double>();
                 for (var i = -3; i < iterations; i++)
                 {
-                    var floorMs = await FloorAsync(networks, i);
-                    var libraryMs = await LibraryAsync(manager, networks);
+                    // Alternate which side goes first, so drift within a pair favours neither.
+                    double floorMs, libraryMs;
+                    if (i % 2 == 0)
+                    {
+                        floorMs = await FloorAsync(networks, i);
+                        libraryMs = await LibraryAsync(manager, networks);
+                    }
+                    else
+                    {
+                        libraryMs = await LibraryAsync(manager, networks);
+                        floorMs = await FloorAsync(networks, i);
+                    }
+
                     if (i >= 0)
                     {
                         floor.Add(floorMs);
