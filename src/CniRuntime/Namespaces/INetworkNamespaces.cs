@@ -16,4 +16,10 @@ public interface INetworkNamespaces
 
     /// <summary>True when the path (or <c>/run/netns/NAME</c>) is a mounted network namespace.</summary>
     bool Exists(string nameOrPath);
+
+    /// <summary>The names of the namespaces in the namespace directory.</summary>
+    IReadOnlyList<string> List();
+
+    /// <summary>The path a name stands for (a value containing <c>/</c> is already a path).</summary>
+    string GetPath(string nameOrPath);
 }

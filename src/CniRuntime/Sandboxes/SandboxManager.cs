@@ -259,8 +259,9 @@ public sealed class SandboxManager
 
     /// <summary>
     /// Removes everything that does not belong to the sandboxes in <paramref name="keep"/>: their records, cached
-    /// attachments and namespaces created here; then sends GC (1.1.0 lists) to every network's plugins with the
-    /// attachments still in use. Excludes setup and teardown while it runs. Every failure is reported.
+    /// attachments and namespaces created here (also namespaces with <see cref="SandboxManagerOptions.NamespacePrefix"/>
+    /// that no record explains); then sends GC (1.1.0 lists) to every network's plugins with the attachments still
+    /// in use. Excludes setup and teardown while it runs. Every failure is reported.
     /// </summary>
     /// <returns>The IDs of the sandboxes removed.</returns>
     /// <exception cref="CniAggregateException">Something could not be removed.</exception>
@@ -285,6 +286,25 @@ public sealed class SandboxManager
             catch (CniException ex)
             {
                 errors.Add(ex);
+            }
+        }
+
+        // Namespaces with our prefix that no kept sandbox uses: left by a setup that crashed before its record, or
+        // by a teardown whose record went but namespace deletion failed.
+        var keptNamespaces = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var id in kept)
+        {
+            if (await ReadStateOrNullAsync(id, cancellationToken).ConfigureAwait(false) is { } state)
+            {
+                keptNamespaces.Add(_namespaces.GetPath(state.NetworkNamespace));
+            }
+        }
+
+        foreach (var name in _namespaces.List().Where(n => n.StartsWith(Options.NamespacePrefix, StringComparison.Ordinal)))
+        {
+            if (!keptNamespaces.Contains(_namespaces.GetPath(name)))
+            {
+                await TryAsync(() => _namespaces.DeleteAsync(name, cancellationToken), errors).ConfigureAwait(false);
             }
         }
 
@@ -450,6 +470,18 @@ public sealed class SandboxManager
 
         var cachedIds = (await _client.GetCachedAttachmentsAsync(null, cancellationToken).ConfigureAwait(false)).Select(a => a.ContainerId);
         return ContainerIds.ResolvePrefix(idOrName, ids.Concat(cachedIds));
+    }
+
+    private async Task<SandboxState?> ReadStateOrNullAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniCacheException)
+        {
+            return null;
+        }
     }
 
     private async Task<SandboxState?> FindByNameAsync(string name, CancellationToken cancellationToken)

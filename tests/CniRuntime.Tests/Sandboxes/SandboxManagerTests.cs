@@ -292,6 +292,18 @@ public sealed class SandboxManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Gc_deletes_our_namespaces_that_no_kept_sandbox_explains_and_leaves_others_alone()
+    {
+        var keep = await _manager.SetupAsync(new SandboxRequest { Id = "keep", Networks = [new SandboxNetworkRequest("ptp-net")] });
+        _namespaces.Add("/run/netns/cnirt-orphan123456");
+        _namespaces.Add("/run/netns/someone-elses");
+
+        await _manager.GcAsync(["keep"]);
+
+        Assert.Equal([keep.NetworkNamespace, "/run/netns/someone-elses"], _namespaces.Existing.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Sandboxes_set_up_in_parallel_do_not_interfere()
     {
         _executor.Delay = TimeSpan.FromMilliseconds(5);

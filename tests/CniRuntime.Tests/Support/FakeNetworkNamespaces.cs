@@ -29,13 +29,17 @@ public sealed class FakeNetworkNamespaces : INetworkNamespaces
 
     public Task DeleteAsync(string nameOrPath, CancellationToken cancellationToken = default)
     {
-        var path = nameOrPath.Contains('/', StringComparison.Ordinal) ? nameOrPath : "/run/netns/" + nameOrPath;
+        var path = GetPath(nameOrPath);
         _existing.TryRemove(path, out _);
         Deleted.Enqueue(path);
         return Task.CompletedTask;
     }
 
-    public bool Exists(string nameOrPath) => _existing.ContainsKey(nameOrPath);
+    public bool Exists(string nameOrPath) => _existing.ContainsKey(GetPath(nameOrPath));
+
+    public IReadOnlyList<string> List() => [.. _existing.Keys.Where(p => p.StartsWith("/run/netns/", StringComparison.Ordinal)).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+
+    public string GetPath(string nameOrPath) => nameOrPath.Contains('/', StringComparison.Ordinal) ? nameOrPath : "/run/netns/" + nameOrPath;
 
     /// <summary>Simulates a namespace made by someone else (passed in by the runtime).</summary>
     public void Add(string path) => _existing[path] = true;
