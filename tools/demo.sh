@@ -33,6 +33,8 @@ unshare --net --mount --propagation private -- bash -s "$out" <<'SANDBOX'
 set -euo pipefail
 out="$1"
 cnirt="$out/bin/cnirt"
+# A private /run: the demo's namespace files under /run/netns stay in this sandbox.
+mount -t tmpfs -o mode=0755 cnirt-demo-run /run
 export NETCONFPATH="$out/net.d" CNI_PATH=/usr/lib/cni CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=demo"
 ip link set lo up
 # cnirt caches results in /var/lib/cni as cnitool does; keep the demo's cache out of the host's.

@@ -2,7 +2,8 @@
 # Installs what CniRuntime's build, tests and demo need on a Debian 12 machine, idempotently: only what is missing.
 set -euo pipefail
 
-packages=(containernetworking-plugins iptables nftables conntrack iproute2 util-linux iputils-ping)
+# golang-go and golang-github-appc-cni-dev build the Go libcni driver of the interop tests.
+packages=(containernetworking-plugins iptables nftables conntrack iproute2 util-linux iputils-ping golang-go golang-github-appc-cni-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

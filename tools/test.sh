@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds CniRuntime and runs every test project. The tests run inside a throwaway network and mount namespace, so
-# nothing they do (namespaces, links, firewall rules, /run/netns mounts) can touch the host; everything they create
-# disappears with that namespace even if a test fails to clean up.
+# Builds CniRuntime and runs every test project. The tests run inside a throwaway network and mount namespace with a
+# private tmpfs on /run, so nothing they do (namespaces under /run/netns, links, firewall rules, lock files) can touch
+# the host; everything they create disappears with that namespace even if a test fails to clean up.
 # Ends with one line: "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ tools/setup.sh
 configuration="${CONFIGURATION:-Debug}"
 # Restore and build outside the sandbox, where NuGet is reachable.
 dotnet build CniRuntime.sln -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
+tests/interop/libcni-driver/build.sh
 
 log="$(mktemp -t cniruntime-tests.XXXXXX)"
 trap 'rm -f "$log"' EXIT
@@ -21,6 +22,7 @@ for project in "${projects[@]}"; do
   echo "== $project"
   # lo must be up: the test host talks to the runner over loopback.
   if ! unshare --net --mount --propagation private -- bash -c '
+      mount -t tmpfs -o mode=0755 cnirt-test-run /run
       ip link set lo up
       exec dotnet test "$0" -c "$1" --no-build -nologo' \
       "$project" "$configuration" 2>&1 | tee -a "$log"; then

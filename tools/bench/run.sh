@@ -18,6 +18,7 @@ if [ "${BDN:-1}" != 0 ]; then
 fi
 unshare --net --mount --propagation private -- bash -c '
   set -e
+  mount -t tmpfs -o mode=0755 cnirt-bench-run /run
   ip link set lo up
   echo "== real chain: library against the exec floor"
   dotnet "$0" chain "$1"
