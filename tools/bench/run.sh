@@ -13,7 +13,7 @@ echo "machine: $(nproc) cores, $(uname -r), .NET $(dotnet --list-runtimes | awk 
 if [ "${BDN:-1}" != 0 ]; then
   echo "== in-process engine cost (BenchmarkDotNet)"
   # In-process toolchain: no generated project to build, and the artifacts go to a temp directory.
-  dotnet "$dll" bdn --filter '*EngineBenchmarks*' --inProcess --iterationCount 15 --warmupCount 3 \
+  dotnet "$dll" bdn --filter '*EngineBenchmarks*' '*SandboxOverheadBenchmarks*' --inProcess --iterationCount 15 --warmupCount 3 \
     --artifacts "$(mktemp -d -t cnirt-bdn.XXXXXX)" | grep -E '^\|' || true
 fi
 unshare --net --mount --propagation private -- bash -c '
