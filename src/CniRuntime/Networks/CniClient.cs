@@ -156,6 +156,8 @@ public sealed partial class CniClient : ICniClient
                 await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
             }
 
+            // Nothing of the attachment is left; neither should its lock file be (removal is safe for waiters).
+            attachmentLock.RemoveOnRelease();
             throw;
         }
     }

@@ -81,6 +81,9 @@ public sealed class SandboxManager
         using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
         using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
         using var nameLock = request.Name is null ? null : await LockAsync("sandbox-name-" + request.Name, cancellationToken).ConfigureAwait(false);
+
+        // The name's lock only guards this check-and-record; the record then holds the name.
+        nameLock?.RemoveOnRelease();
         if (await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false) is not null)
         {
             throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"sandbox {id} already exists");
@@ -140,6 +143,7 @@ public sealed class SandboxManager
                 }
 
                 _store.Delete(id);
+                sandboxLock.RemoveOnRelease();
             }
 
             if (cleanup.Count > 0)

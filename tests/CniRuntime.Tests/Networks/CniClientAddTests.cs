@@ -189,6 +189,7 @@ public sealed class CniClientAddTests : IDisposable
         Assert.Equal(["ADD noop", "ADD noop2", "ADD noop3", "DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log);
         Assert.Equal("10.1.2.3/24", _f.Executor.Calls[3].Stdin["prevResult"]!["ips"]![0]!["address"]!.GetValue<string>());
         Assert.False(File.Exists(_f.CachePath("some-list")));
+        Assert.Empty(Directory.EnumerateFiles(_f.Dir.Combine("cache", "locks")));
     }
 
     [Fact]

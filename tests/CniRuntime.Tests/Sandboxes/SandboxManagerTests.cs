@@ -315,6 +315,7 @@ public sealed class SandboxManagerTests : IDisposable
         Assert.Empty(await _manager.ListAsync());
         Assert.Empty(_namespaces.Existing);
         Assert.Empty(Directory.EnumerateFiles(_dir.Combine("cache", "results")));
+        Assert.Equal(["gc"], Directory.EnumerateFiles(_dir.Combine("cache", "locks")).Select(Path.GetFileName));
         _ = JsonNode.Parse("{}");
     }
 }
