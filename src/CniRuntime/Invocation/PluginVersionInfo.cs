@@ -18,6 +18,11 @@ public sealed record PluginVersionInfo(string CniVersion, IReadOnlyList<string> 
     /// <exception cref="CniException">The reply is not a version object (code 6).</exception>
     public static PluginVersionInfo Parse(ReadOnlySpan<byte> utf8Json)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+        {
+            throw new CniException(CniErrorCode.DecodingFailure, "decoding version info: the reply is not valid UTF-8");
+        }
+
         JsonElement root;
         try
         {

@@ -352,6 +352,16 @@ public sealed class CniClientOtherOperationsTests : IDisposable
     }
 
     [Fact]
+    public void A_version_reply_that_is_not_utf8_is_a_decoding_error()
+    {
+        byte[] reply = [.. "{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\""u8, 0xc3, .. "\"]}"u8];
+
+        var error = Assert.Throws<CniException>(() => PluginVersionInfo.Parse(reply));
+
+        Assert.Equal("decoding version info: the reply is not valid UTF-8", error.Message);
+    }
+
+    [Fact]
     public async Task A_plugin_that_predates_VERSION_supports_010()
     {
         _f.Executor.On("old", _ => FakePluginExecutor.Error(4, "unknown CNI_COMMAND: VERSION"));
