@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net;
 using System.Text.Json;
 
 namespace CniRuntime.Protocol;
@@ -213,7 +212,7 @@ public sealed record CapabilityArgs
             throw new CniException(CniErrorCode.InvalidNetworkConfig, $"invalid port mapping protocol \"{mapping.Protocol}\": expected tcp, udp or sctp");
         }
 
-        if (!string.IsNullOrEmpty(mapping.HostIp) && !IPAddress.TryParse(mapping.HostIp, out _))
+        if (!string.IsNullOrEmpty(mapping.HostIp) && !IpText.TryParseAddress(mapping.HostIp, out _))
         {
             throw new CniException(CniErrorCode.InvalidNetworkConfig, $"invalid port mapping host IP \"{mapping.HostIp}\"");
         }
