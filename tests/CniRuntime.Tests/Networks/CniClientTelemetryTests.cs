@@ -73,3 +73,59 @@ public sealed class CniClientTelemetryTests : IDisposable
         Assert.Contains(measurements, m => m.Instrument == "cniruntime.plugin.duration");
     }
 }
+
+/// <summary>What the engine logs: each plugin execution at debug level, a failed operation as a warning.</summary>
+public sealed class CniClientLoggingTests : IDisposable
+{
+    private readonly RecordingLoggerFactory _logs = new();
+    private readonly CniClientFixture _f;
+
+    public CniClientLoggingTests()
+    {
+        _f = new CniClientFixture(o => o with { LoggerFactory = _logs });
+    }
+
+    public void Dispose() => _f.Dispose();
+
+    [Fact]
+    public async Task Executions_are_logged_at_debug_and_a_failed_operation_as_a_warning_with_its_exception()
+    {
+        _f.Executor.OnCommand("noop2", CniCommand.Add, _ => new PluginProcessResult(1, System.Text.Encoding.UTF8.GetBytes("""{"code":100,"msg":"no"}"""), "some stderr"));
+        var list = List("""{"cniVersion":"1.0.0","name":"logged","plugins":[{"type":"noop"},{"type":"noop2"}]}""");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => _f.Client.AddNetworkListAsync(list, Runtime()));
+
+        var entries = _logs.Entries.ToList();
+        Assert.Contains(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Message.StartsWith("plugin noop ADD for network logged exited 0", StringComparison.Ordinal));
+        Assert.Contains(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Message == "plugin noop2 ADD wrote to stderr: some stderr");
+        var warning = Assert.Single(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal("CNI ADD of network logged for container some-container-id failed", warning.Message);
+        Assert.IsType<CniRuntime.Protocol.CniPluginException>(warning.Exception);
+    }
+
+    private sealed class RecordingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
+    {
+        public ConcurrentQueue<(Microsoft.Extensions.Logging.LogLevel Level, string Message, Exception? Exception)> Entries { get; } = new();
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(RecordingLoggerFactory owner) : Microsoft.Extensions.Logging.ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                owner.Entries.Enqueue((logLevel, formatter(state, exception), exception));
+        }
+    }
+}
