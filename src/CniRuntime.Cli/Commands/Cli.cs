@@ -43,10 +43,10 @@ internal static class Cli
 
     public static async Task<int> RunAsync(string[] args)
     {
-        // cnitool and older cnirt accepted a bare --version.
-        if (args is ["--version"])
+        // Fast path: scripts call `cnirt version` to probe for the binary; skip building the command tree.
+        if (args is ["version"] or ["--version"])
         {
-            args = ["version"];
+            return VersionCommand.Run(json: false);
         }
 
         var root = Build();

@@ -89,8 +89,20 @@ internal static class NetnsCommand
         }
 
         // Started on the library's dedicated thread inside the namespace; stdio is inherited, so nothing is read here.
-        using var process = new NetworkNamespaces().Run(name, () =>
-            Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}"));
+        Process process;
+        try
+        {
+            process = new NetworkNamespaces().Run(name, () =>
+                Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}"));
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            // As a shell (and `ip netns exec`): 127 when the command cannot be found or run.
+            Console.Error.WriteLine($"cnirt: {command[0]}: {ex.Message}");
+            return 127;
+        }
+
+        using var _ = process;
         process.WaitForExit();
         return process.ExitCode;
     }

@@ -68,7 +68,8 @@ internal static class SandboxOutput
             }
             else
             {
-                w.WriteRawValue(CniResultJson.ToUtf8Bytes(attachment.Result, indented: false), skipInputValidation: true);
+                using var result = JsonDocument.Parse(CniResultJson.ToUtf8Bytes(attachment.Result, indented: false));
+                result.RootElement.WriteTo(w);
             }
 
             w.WriteEndObject();
@@ -125,7 +126,7 @@ internal static class SandboxOutput
             ("NAME", sandbox.Name ?? "-"),
             ("NETNS", sandbox.NetworkNamespace),
             ("NETWORKS", Join(sandbox.Attachments.Select(a => $"{a.NetworkName} ({a.InterfaceName})"))),
-            ("IPS", Join(sandbox.Addresses.Select(a => $"{a.Address} ({a.InterfaceName})"))),
+            ("IPS", Join(sandbox.Addresses.Where(a => a.InterfaceName != SandboxManager.LoopbackInterface).Select(a => $"{a.Address} ({a.InterfaceName})"))),
             ("PORTS", Join(ports.Select(Port))),
         };
         foreach (var (key, value) in rows)

@@ -18,7 +18,7 @@ internal static class VersionCommand
     public static string CnirtVersion =>
         typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    private static int Run(bool json)
+    public static int Run(bool json)
     {
         if (json)
         {

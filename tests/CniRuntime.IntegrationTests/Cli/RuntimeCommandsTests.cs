@@ -35,6 +35,7 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
             Assert.True(links.ExitCode == 0, links.ToString());
             Assert.Equal(["lo"], links.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[1].Trim()));
             Assert.Equal((7, "out\n"), (failing.ExitCode, failing.Stdout));
+            Assert.Equal(127, (await CnirtBinary.RunAsync("netns", "exec", name, "--", "/nonexistent/command")).ExitCode);
 
             var del = await CnirtBinary.RunAsync("netns", "del", name);
             Assert.Equal(0, del.ExitCode);
