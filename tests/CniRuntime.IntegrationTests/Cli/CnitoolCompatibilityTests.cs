@@ -100,6 +100,32 @@ public sealed class CnitoolCompatibilityTests : IAsyncLifetime
         Assert.False(File.Exists(cacheFile));
     }
 
+    [IntegrationFact]
+    public async Task Libcni_adds_and_cnirt_deletes_with_the_same_cache_file_and_back()
+    {
+        var driver = Path.Combine(CnirtBinary.RepositoryRoot, "tests", "interop", "libcni-driver", "bin", "libcni-driver");
+        Assert.True(File.Exists(driver), $"{driver} is missing: tests/interop/libcni-driver/build.sh builds it (tools/test.sh does)");
+        var conflist = Path.Combine(_confDir, "10-cli.conflist");
+        var netns = await _node.AddNamespaceAsync();
+        var containerId = CnitoolId(netns.Path);
+        var cacheFile = Path.Combine(_node.CacheDirectory, "results", $"{_network}-{containerId}-eth0");
+
+        await NetnsFixture.RunAsync(driver, "add", conflist, containerId, netns.Path, "eth0", _node.CacheDirectory);
+        var libcniBytes = await File.ReadAllBytesAsync(cacheFile);
+        var del = await Cnirt(Environment(), "del", _network, netns.Path);
+
+        Assert.True(del.ExitCode == 0, del.ToString());
+        Assert.False(File.Exists(cacheFile));
+        Assert.Null(await NetnsFixture.FindLinkAsync(netns, "eth0"));
+
+        var add = await Cnirt(Environment(), "add", _network, netns.Path);
+        Assert.True(add.ExitCode == 0, add.ToString());
+        Assert.Equal(libcniBytes.Length > 0, File.Exists(cacheFile));
+        await NetnsFixture.RunAsync(driver, "del", conflist, containerId, netns.Path, "eth0", _node.CacheDirectory);
+        Assert.False(File.Exists(cacheFile));
+        Assert.Null(await NetnsFixture.FindLinkAsync(netns, "eth0"));
+    }
+
     [IntegrationTheory]
     [InlineData("bad", "invalid CNI_ARGS pair \"bad\"")]
     [InlineData("K=V=W", "invalid CNI_ARGS pair \"K=V=W\"")]
