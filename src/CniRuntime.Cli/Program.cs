@@ -1,4 +1,3 @@
-using System.CommandLine;
 using CniRuntime.Cli.Commands;
 
 // cnirt: the runtime half of CNI on the command line. Each command is one library call plus printing.
