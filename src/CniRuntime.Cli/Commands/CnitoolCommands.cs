@@ -1,4 +1,4 @@
-using System.Collections;
+using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -12,12 +12,36 @@ namespace CniRuntime.Cli.Commands;
 /// <summary><c>add|check|del|status|gc &lt;network&gt; &lt;netns&gt;</c>, with cnitool's arguments, environment and output.</summary>
 internal static class CnitoolCommands
 {
-    public static async Task<int> RunAsync(string verb, string[] args, IDictionary environment, CancellationToken cancellationToken)
+    private static readonly string[] Verbs = ["add", "check", "del", "status", "gc"];
+
+    public static IEnumerable<Command> Create() => Verbs.Select(Create);
+
+    private static Command Create(string verb)
     {
-        var (network, netns, ifName) = ParseArguments(verb, args, Get(environment, "CNI_IFNAME"));
-        var configDirectory = Get(environment, "NETCONFPATH") is { Length: > 0 } path ? path : "/etc/cni/net.d";
-        var pluginDirectories = (Get(environment, "CNI_PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries);
-        var client = new CniClient(new CniClientOptions { PluginDirectories = pluginDirectories });
+        var network = new Argument<string>("network") { Description = "The network's name in the configuration directory" };
+        var netns = new Argument<string>("netns") { Description = "Path of the network namespace (its absolute path derives the container ID)" };
+        var ifName = new Option<string?>("--ifname", "-i") { Description = "Interface name in the namespace (default: $CNI_IFNAME, else eth0)", HelpName = "NAME" };
+        var command = new Command(verb, Describe(verb)) { network, netns, ifName };
+        command.SetAction((parse, cancellationToken) => RunAsync(
+            verb, parse.GetRequiredValue(network), parse.GetRequiredValue(netns), parse.GetValue(ifName), parse, cancellationToken));
+        return command;
+    }
+
+    private static string Describe(string verb) => verb switch
+    {
+        "add" => "cnitool add: attach the namespace to the network; prints the result (indented JSON, in the result's version)",
+        "check" => "cnitool check: check the attachment; prints nothing on success",
+        "del" => "cnitool del: detach the namespace from the network; prints nothing on success",
+        "status" => "cnitool status: ask the network's plugins whether they are ready; prints nothing on success",
+        _ => "cnitool gc: DEL every cached attachment of the network, then GC (netns is required but unused, as in cnitool)",
+    };
+
+    public static async Task<int> RunAsync(string verb, string network, string netns, string? ifNameFlag, ParseResult parse, CancellationToken cancellationToken)
+    {
+        // cnitool's environment; a global flag, when given, wins over its variable.
+        var ifName = ifNameFlag ?? (Get("CNI_IFNAME") is { Length: > 0 } fromEnvironment ? fromEnvironment : "eth0");
+        var configDirectory = GlobalOptions.ConfigDirectory(parse);
+        var client = new CniClient(GlobalOptions.ClientOptions(parse, pluginFallback: null));
         var list = await NetworkConfigLoader.LoadNetworkAsync(configDirectory, network, cancellationToken);
 
         var absoluteNetns = Path.GetFullPath(netns);
@@ -26,8 +50,8 @@ internal static class CnitoolCommands
             ContainerId = ContainerIdFor(absoluteNetns),
             NetworkNamespace = absoluteNetns,
             InterfaceName = ifName,
-            Args = CniArgs.Parse(Get(environment, "CNI_ARGS")),
-            CapabilityArgs = ParseCapabilityArgs(Get(environment, "CAP_ARGS")),
+            Args = CniArgs.Parse(Get("CNI_ARGS")),
+            CapabilityArgs = ParseCapabilityArgs(Get("CAP_ARGS")),
         };
 
         switch (verb)
@@ -63,35 +87,6 @@ internal static class CnitoolCommands
     public static string ContainerIdFor(string absoluteNetnsPath) =>
         "cnitool-" + Convert.ToHexStringLower(SHA512.HashData(Encoding.UTF8.GetBytes(absoluteNetnsPath)).AsSpan(0, 10));
 
-    private static (string Network, string Netns, string IfName) ParseArguments(string verb, string[] args, string? ifNameFromEnvironment)
-    {
-        var positional = new List<string>();
-        var ifName = string.IsNullOrEmpty(ifNameFromEnvironment) ? "eth0" : ifNameFromEnvironment;
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "-i" or "--ifname" when i + 1 < args.Length:
-                    ifName = args[++i];
-                    break;
-                case "-i" or "--ifname":
-                    throw new UsageException($"{args[i]} needs an interface name");
-                case var flag when flag.StartsWith("--ifname=", StringComparison.Ordinal):
-                    ifName = flag["--ifname=".Length..];
-                    break;
-                case var flag when flag.StartsWith('-') && flag.Length > 1:
-                    throw new UsageException($"unknown flag {flag}");
-                default:
-                    positional.Add(args[i]);
-                    break;
-            }
-        }
-
-        return positional is [var network, var netns]
-            ? (network, netns, ifName)
-            : throw new UsageException($"{verb} needs <network> <netns> (got {positional.Count} argument(s))");
-    }
-
     private static Dictionary<string, JsonElement> ParseCapabilityArgs(string? text)
     {
         if (string.IsNullOrEmpty(text))
@@ -115,5 +110,5 @@ internal static class CnitoolCommands
             : throw new CniException(CniErrorCode.InvalidEnvironmentVariables, "CAP_ARGS must be a JSON object of capability arguments");
     }
 
-    private static string? Get(IDictionary environment, string name) => environment[name] as string;
+    private static string? Get(string name) => Environment.GetEnvironmentVariable(name);
 }

@@ -1,12 +1,46 @@
+using System.CommandLine;
+using System.Reflection;
+using System.Text.Json;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Cli.Commands;
 
+/// <summary><c>cnirt version</c>: cnirt's version and the CNI spec versions it speaks.</summary>
 internal static class VersionCommand
 {
-    public static int Run()
+    public static Command Create()
     {
-        Console.WriteLine($"cnirt: CNI spec {CniVersion.Current}, supports {string.Join(", ", CniVersion.All)}");
-        return 0;
+        var command = new Command("version", "Print cnirt's version and the CNI specification versions it supports");
+        command.SetAction(parse => Run(parse.GetValue(GlobalOptions.Json)));
+        return command;
+    }
+
+    public static string CnirtVersion =>
+        typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static int Run(bool json)
+    {
+        if (json)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            using var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true });
+            w.WriteStartObject();
+            w.WriteString("cnirt", CnirtVersion);
+            w.WriteString("cniVersion", CniVersion.Current.ToString());
+            w.WriteStartArray("supportedVersions");
+            foreach (var version in CniVersion.All)
+            {
+                w.WriteStringValue(version.ToString());
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.Flush();
+            stdout.Write("\n"u8);
+            return Cli.Ok;
+        }
+
+        Console.WriteLine($"cnirt {CnirtVersion}: CNI spec {CniVersion.Current}, supports {string.Join(", ", CniVersion.All)}");
+        return Cli.Ok;
     }
 }

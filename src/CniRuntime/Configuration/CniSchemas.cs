@@ -38,9 +38,9 @@ public sealed record SchemaViolation(string? File, string JsonPath, string Kind,
 /// violation with its JSON path.
 /// </summary>
 /// <remarks>
-/// Validation needs <see cref="CniFeatures.SchemaValidationIsSupported"/>: it runs under the JIT (library users,
-/// tests, the framework-dependent build of <c>cnirt</c>) and is compiled out of Native AOT builds. The schema texts
-/// themselves are always available.
+/// Under the JIT (library users, tests, the framework-dependent <c>cnirt</c>) validation uses NJsonSchema; when
+/// <see cref="CniFeatures.SchemaValidationIsSupported"/> is false (Native AOT, or switched off) it uses a small
+/// reflection-free draft-07 validator for exactly the keywords of these schemas. The schema texts are always available.
 /// </remarks>
 public static class CniSchemas
 {
@@ -60,17 +60,14 @@ public static class CniSchemas
     /// <param name="json">The document.</param>
     /// <param name="file">The file it came from, named in each violation.</param>
     /// <param name="resultVersion">For results, the version whose schema applies.</param>
-    /// <exception cref="NotSupportedException">Schema validation is not part of this build (Native AOT).</exception>
     public static IReadOnlyList<SchemaViolation> Validate(CniDocumentKind kind, string json, string? file = null, CniVersion? resultVersion = null)
     {
         ArgumentNullException.ThrowIfNull(json);
-        if (!CniFeatures.SchemaValidationIsSupported)
-        {
-            throw new NotSupportedException(
-                "JSON Schema validation is not available in this build (Native AOT); use the library under the JIT or the framework-dependent cnirt.");
-        }
-
-        return NJsonSchemaValidator.Validate(ResourceName(kind, resultVersion), json, file);
+        // Under the JIT: NJsonSchema. Under Native AOT (where it is compiled out): the reflection-free subset
+        // validator, which implements exactly the keywords these schemas use and reports the same paths and kinds.
+        return CniFeatures.SchemaValidationIsSupported
+            ? NJsonSchemaValidator.Validate(ResourceName(kind, resultVersion), json, file)
+            : JsonSchemaSubsetValidator.Validate(ResourceName(kind, resultVersion), json, file);
     }
 
     /// <summary>The names of every embedded schema.</summary>

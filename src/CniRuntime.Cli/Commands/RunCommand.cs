@@ -1,0 +1,46 @@
+using System.CommandLine;
+using CniRuntime.Protocol;
+using CniRuntime.Sandboxes;
+
+namespace CniRuntime.Cli.Commands;
+
+/// <summary><c>cnirt run</c>: a sandbox (container ID, namespace, loopback, networks) that stays until <c>cnirt rm</c>.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var name = new Option<string?>("--name") { Description = "A name to find the sandbox by", HelpName = "NAME" };
+        var networks = new Option<string[]>("--network") { Description = $"Attach this network (repeatable; default: the configuration directory's default network, else the built-in '{DefaultNetworkConfigSource.Name}' network, bridge {DefaultNetworkConfigSource.Bridge} on {DefaultNetworkConfigSource.Subnet})", HelpName = "NET" };
+        var ports = new Option<string[]>("--publish", "-p") { Description = "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp] (repeatable; given to plugins that declare the portMappings capability)", HelpName = "PORT" };
+        var labels = new Option<string[]>("--label") { Description = "A label K=V (repeatable; recorded, and given to plugins as CNI_ARGS)", HelpName = "K=V" };
+        var command = new Command("run", "Create a sandbox: a container ID, a namespace, loopback and the networks; prints its ID, namespace, IPs and ports")
+        {
+            name, networks, ports, labels,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            var mappings = parse.GetValue(ports)?.Select(GlobalOptions.ParsePort).ToList() ?? [];
+            var request = new SandboxRequest
+            {
+                Name = parse.GetValue(name),
+                Networks = [.. (parse.GetValue(networks) ?? []).Select(n => new SandboxNetworkRequest(n))],
+                Labels = GlobalOptions.ParsePairs(parse.GetValue(labels) ?? [], "label"),
+                // Seam for the port-mapping layer: for now the mappings reach the plugins that declare portMappings.
+                Capabilities = new CapabilityArgs { PortMappings = mappings },
+                AttachLoopback = true,
+            };
+            var sandbox = await GlobalOptions.Sandboxes(parse).SetupAsync(request, ct);
+            if (parse.GetValue(GlobalOptions.Json))
+            {
+                SandboxOutput.WriteJson([sandbox], array: false, mappings);
+            }
+            else
+            {
+                SandboxOutput.PrintDetails(sandbox, mappings);
+            }
+
+            return Cli.Ok;
+        });
+        return command;
+    }
+}
