@@ -9,8 +9,7 @@ tools/setup.sh
 echo "== building cnirt (Native AOT)"
 out="$(mktemp -d -t cnirt-demo.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
-dotnet publish src/CniRuntime.Cli -c Release -r linux-x64 -o "$out/bin" -nologo -v quiet -clp:ErrorsOnly
-ls -l "$out/bin/cnirt" | awk '{print "   " $5 " bytes  " $9}'
+tools/build.sh "$out/bin"
 "$out/bin/cnirt" version
 
 mkdir -p "$out/net.d"

@@ -12,6 +12,7 @@ configuration="${CONFIGURATION:-Debug}"
 # Restore and build outside the sandbox, where NuGet is reachable.
 dotnet build CniRuntime.sln -c "$configuration" -nologo -v quiet -clp:ErrorsOnly
 tests/interop/libcni-driver/build.sh
+tools/build.sh >/dev/null   # artifacts/cnirt: the CLI integration tests run the shipped binary as a process
 
 log="$(mktemp -t cniruntime-tests.XXXXXX)"
 trap 'rm -f "$log"' EXIT
