@@ -1,61 +1,55 @@
 #!/usr/bin/env bash
-# The main job, end to end: build cnirt as a Native AOT binary, then use it the way an operator uses cnitool to
-# attach a fresh network namespace to a bridge network of Debian's reference plugins, check it, and detach it.
-# Everything happens inside a throwaway network and mount namespace, so the host's network is never touched.
+# The main job, end to end, on a fresh Debian 12 machine as root: build cnirt (Native AOT), then inside a throwaway
+# node namespace: `cnirt run -p 8080:80` on the built-in default network, an HTTP server in the sandbox, a fetch
+# through the published port from another namespace standing for another host, `cnirt rm`, and proof that nothing
+# is left. The host's own network is never touched. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh
+tools/setup.sh >/dev/null
 
 echo "== building cnirt (Native AOT)"
-out="$(mktemp -d -t cnirt-demo.XXXXXX)"
-trap 'rm -rf "$out"' EXIT
-tools/build.sh "$out/bin"
-"$out/bin/cnirt" version
+tools/build.sh
+work="$(mktemp -d -t cnirt-demo.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$out/net.d"
-cat > "$out/net.d/10-demo.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "demo",
-  "plugins": [
-    { "type": "bridge", "bridge": "cnirt-demo0", "isGateway": true, "ipMasq": false,
-      "ipam": { "type": "host-local", "dataDir": "$out/ipam",
-                "ranges": [[{ "subnet": "10.77.0.0/24" }]], "routes": [{ "dst": "0.0.0.0/0" }] } },
-    { "type": "firewall", "backend": "iptables" },
-    { "type": "tuning", "sysctl": { "net.ipv4.conf.eth0.accept_local": "1" } }
-  ]
-}
-JSON
-echo '{"cniVersion":"1.0.0","name":"broken",' > "$out/net.d/00-broken.conflist"
-
-unshare --net --mount --propagation private -- bash -s "$out" <<'SANDBOX'
+unshare --net --mount --propagation private -- bash -s "$PWD/artifacts/cnirt" "$work" <<'NODE'
 set -euo pipefail
-out="$1"
-cnirt="$out/bin/cnirt"
-# A private /run: the demo's namespace files under /run/netns stay in this sandbox.
+cnirt="$1" work="$2"
+# A private /run and cache: everything the demo creates lives and dies in this throwaway node.
 mount -t tmpfs -o mode=0755 cnirt-demo-run /run
-export NETCONFPATH="$out/net.d" CNI_PATH=/usr/lib/cni CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=demo"
+export CNI_PATH=/usr/lib/cni
+c() { echo "\$ cnirt $*"; "$cnirt" --cache-dir "$work/cache" --conf-dir "$work/net.d" "$@"; }
 ip link set lo up
-# cnirt caches results in /var/lib/cni as cnitool does; keep the demo's cache out of the host's.
-created_cache_dir=no
-[ -d /var/lib/cni ] || { mkdir -p /var/lib/cni; created_cache_dir=yes; }
-mkdir -p "$out/cache" && mount --bind "$out/cache" /var/lib/cni
-ip netns add cnirt-demo
-trap 'ip netns del cnirt-demo 2>/dev/null || true; ip link del cnirt-demo0 2>/dev/null || true
-      umount /var/lib/cni; [ "$created_cache_dir" = no ] || rmdir /var/lib/cni' EXIT
 
-echo "== cnirt add demo /run/netns/cnirt-demo   (a broken neighbour file is in NETCONFPATH on purpose)"
-"$cnirt" add demo /run/netns/cnirt-demo
-echo "== inside the namespace"
-ip netns exec cnirt-demo ip -brief address show eth0
-ip netns exec cnirt-demo ip route
-echo "== the node reaches the container"
-ping -c1 -W1 -q "$(ip netns exec cnirt-demo ip -brief address show eth0 | awk '{print $3}' | cut -d/ -f1)" | tail -1
-echo "== the cached result, in libcni's format"
-ls /var/lib/cni/results
-echo "== cnirt check, then cnirt del (twice: DEL is idempotent)"
-"$cnirt" check demo /run/netns/cnirt-demo && echo "   check: ok"
-"$cnirt" del demo /run/netns/cnirt-demo && "$cnirt" del demo /run/netns/cnirt-demo && echo "   del: ok"
-ip netns exec cnirt-demo ip -brief link show eth0 2>/dev/null || echo "   eth0 is gone"
-SANDBOX
+# Another host: a namespace linked to the node by a veth pair.
+ip netns add client
+ip link add node-eth type veth peer name client-eth netns client
+ip addr add 192.0.2.1/24 dev node-eth && ip link set node-eth up
+ip netns exec client ip addr add 192.0.2.2/24 dev client-eth
+ip netns exec client ip link set client-eth up
+ip netns exec client ip link set lo up
+
+echo "== a sandbox on the built-in default network, port 8080 published to its port 80"
+c version
+c run --name web -p 8080:80 --label app=demo
+c ls
+netns="$("$cnirt" --cache-dir "$work/cache" --json inspect web | python3 -c 'import json,sys; print(json.load(sys.stdin)["netns"].rsplit("/",1)[1])')"
+
+echo "== an HTTP server inside the sandbox"
+mkdir -p "$work/www" && echo "hello from the sandbox $netns" > "$work/www/index.html"
+c netns exec "$netns" -- python3 -m http.server 80 --bind 0.0.0.0 --directory "$work/www" >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 50); do ip netns exec "$netns" python3 -c 'import socket; socket.create_connection(("127.0.0.1", 80), 1)' 2>/dev/null && break; sleep 0.1; done
+
+echo "== fetched from the other host through 192.0.2.1:8080"
+ip netns exec client python3 -c 'import urllib.request; print("   " + urllib.request.urlopen("http://192.0.2.1:8080/", timeout=5).read().decode().strip())'
+
+echo "== cnirt rm, then nothing is left"
+kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+c rm web
+c ls
+echo "   namespaces: $(ip netns list | grep -vc '^client' || true) besides the client's"
+echo "   cached results: $(ls "$work/cache/results" 2>/dev/null | wc -l), sandbox records: $(ls "$work/cache/sandboxes" 2>/dev/null | wc -l)"
+echo "   address leases: $(find "$work/cache" -path '*networks*' -name '10.*' | wc -l), ports on the bridge: $(ip -o link show master cnirt0 2>/dev/null | wc -l)"
+NODE
 echo "== done"

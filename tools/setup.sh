@@ -2,8 +2,9 @@
 # Installs what CniRuntime's build, tests and demo need on a Debian 12 machine, idempotently: only what is missing.
 set -euo pipefail
 
-# golang-go and golang-github-appc-cni-dev build the Go libcni driver of the interop tests.
-packages=(containernetworking-plugins iptables nftables conntrack iproute2 util-linux iputils-ping golang-go golang-github-appc-cni-dev)
+# golang-go and golang-github-appc-cni-dev build the Go libcni driver of the interop tests; python3 serves and
+# fetches HTTP in the demo.
+packages=(containernetworking-plugins iptables nftables conntrack iproute2 util-linux iputils-ping python3 golang-go golang-github-appc-cni-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
