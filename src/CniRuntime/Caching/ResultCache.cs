@@ -216,6 +216,11 @@ public sealed class ResultCache
             throw new CniCacheException($"cache file {path} is empty", path);
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            throw new CniCacheException($"cache file {path} is not valid UTF-8", path);
+        }
+
         if (TryParseV1(bytes, out var attachment))
         {
             return attachment;
@@ -250,6 +255,11 @@ public sealed class ResultCache
     private static bool TryParseV1(ReadOnlySpan<byte> bytes, out NetworkAttachment attachment)
     {
         attachment = null!;
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return false;
+        }
+
         JsonElement root;
         try
         {

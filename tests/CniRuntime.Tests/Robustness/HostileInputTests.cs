@@ -48,6 +48,10 @@ public sealed class HostileInputTests
 
     private static readonly Gen<byte[]> Inputs = Gen.OneOf(Mutated, Gen.Byte.Array[0, 300]);
 
+    // 20,000 per property in every run; CNIRT_FUZZ_ITERATIONS raises it for a longer search.
+    private static readonly long Iterations =
+        long.TryParse(Environment.GetEnvironmentVariable("CNIRT_FUZZ_ITERATIONS"), out var iterations) ? iterations : 20_000;
+
     private static void OnlyCniExceptions(Action parse)
     {
         try
@@ -65,7 +69,7 @@ public sealed class HostileInputTests
         {
             OnlyCniExceptions(() => NetworkConfigList.Parse(bytes, "fuzz.conflist").GetVersion());
             OnlyCniExceptions(() => PluginConfig.Parse(bytes, "fuzz.conf"));
-        }, iter: 20_000);
+        }, iter: Iterations);
 
     [Fact]
     public void Plugin_results_and_their_conversions() =>
@@ -76,7 +80,7 @@ public sealed class HostileInputTests
             {
                 OnlyCniExceptions(() => CniResultJson.ToUtf8Bytes(result.ConvertTo(version)));
             }
-        }), iter: 20_000);
+        }), iter: Iterations);
 
     [Fact]
     public void Version_replies_error_objects_and_cache_files() =>
@@ -86,15 +90,15 @@ public sealed class HostileInputTests
             OnlyCniExceptions(() => PluginOutput.Interpret(new PluginProcessResult(1, bytes, "stderr"), "/fuzz/plugin"));
             OnlyCniExceptions(() => PluginOutput.Interpret(new PluginProcessResult(0, bytes, string.Empty), "/fuzz/plugin"));
             OnlyCniExceptions(() => ResultCache.Serialize(ResultCache.Parse(bytes, "/fuzz/cache", "n", "c", "eth0")));
-        }, iter: 20_000);
+        }, iter: Iterations);
 
     [Fact]
     public void CNI_ARGS_text() =>
-        Gen.String.Sample(text => OnlyCniExceptions(() => CniArgs.Format(CniArgs.Parse(text))), iter: 20_000);
+        Gen.String.Sample(text => OnlyCniExceptions(() => CniArgs.Format(CniArgs.Parse(text))), iter: Iterations);
 
     [Fact]
     public void Version_strings() =>
-        Gen.String.Sample(text => OnlyCniExceptions(() => CniVersion.Parse(text)), iter: 20_000);
+        Gen.String.Sample(text => OnlyCniExceptions(() => CniVersion.Parse(text)), iter: Iterations);
 
     [Fact]
     public void The_mutations_reach_past_the_first_error()
