@@ -13,10 +13,13 @@ namespace CniRuntime.Ports;
 /// <see cref="PortMapperOptions.StateDirectory"/> are the truth, and the kernel is rebuilt from them by
 /// <see cref="ReconcileAsync"/>.
 /// </summary>
-public sealed class NftablesPortMapper : IPortMapper, IDisposable
+#pragma warning disable CA1001 // the SemaphoreSlim holds no kernel object without AvailableWaitHandle
+public sealed class NftablesPortMapper : IPortMapper
+#pragma warning restore CA1001
 {
     private readonly PortMapperOptions _options;
     private readonly PortStateStore _store;
+    // Never disposed: without AvailableWaitHandle a SemaphoreSlim holds no kernel object.
     private readonly SemaphoreSlim _gate = new(1, 1);
     private bool _probed;
 
@@ -192,11 +195,11 @@ public sealed class NftablesPortMapper : IPortMapper, IDisposable
         [
             ("nf_tables (nft cannot talk to the kernel)", $"add table ip {table}\n"),
             ("IPv6 nf_tables (table ip6)", $"add table ip6 {table}\n"),
-            ("nat chains (nf_nat / nft_chain_nat)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook prerouting priority dstnat ; }}\n"),
-            ("fib expressions (nft_fib_ipv4)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook prerouting priority dstnat ; }}\nadd rule ip {table} c fib daddr type local accept\n"),
-            ("concatenated maps with th (nft_hash / nft_lookup)", $"add table ip {table}\nadd map ip {table} m {{ type inet_proto . inet_service : ipv4_addr . inet_service ; }}\nadd chain ip {table} c {{ type nat hook prerouting priority dstnat ; }}\nadd rule ip {table} c dnat ip to meta l4proto . th dport map @m\n"),
+            ("nat chains (nf_nat / nft_chain_nat)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook prerouting priority -100 ; }}\n"),
+            ("fib expressions (nft_fib_ipv4)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook prerouting priority -100 ; }}\nadd rule ip {table} c fib daddr type local accept\n"),
+            ("concatenated maps with th (nft_hash / nft_lookup)", $"add table ip {table}\nadd map ip {table} m {{ type inet_proto . inet_service : ipv4_addr . inet_service ; }}\nadd chain ip {table} c {{ type nat hook prerouting priority -100 ; }}\nadd rule ip {table} c dnat ip to meta l4proto . th dport map @m\n"),
             ("interval sets of concatenations (nft_set_pipapo, kernel 5.6)", $"add table ip {table}\nadd set ip {table} s {{ type ipv4_addr . ipv4_addr ; flags interval ; }}\n"),
-            ("masquerade (nft_masq)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook postrouting priority srcnat ; }}\nadd rule ip {table} c ct status dnat masquerade\n"),
+            ("masquerade (nft_masq)", $"add table ip {table}\nadd chain ip {table} c {{ type nat hook postrouting priority 100 ; }}\nadd rule ip {table} c ct status dnat masquerade\n"),
         ];
         foreach (var (feature, script) in features)
         {
@@ -209,9 +212,6 @@ public sealed class NftablesPortMapper : IPortMapper, IDisposable
 
         throw new CniException(CniErrorCode.PluginNotAvailable, $"nftables port mapping: the kernel or nft rejects the layout: {outcome.Stderr.Trim()}");
     }
-
-    /// <inheritdoc/>
-    public void Dispose() => _gate.Dispose();
 
     private async Task<IDisposable> LockAsync(CancellationToken cancellationToken, bool probe = true)
     {

@@ -13,11 +13,11 @@ namespace CniRuntime.Ports;
 /// map hp_any  { type inet_proto . inet_service : ipv4_addr . inet_service }              # any host IP
 /// set hairpin { type ipv4_addr . ipv4_addr; flags interval }                            # ctr subnet . ctr IP
 /// chain hostports { dnat to (daddr . proto . dport) map @hp_ip; dnat to (proto . dport) map @hp_any }
-/// chain pre   (nat prerouting dstnat) fib daddr type local goto hostports
-/// chain out   (nat output dstnat)     daddr != loopback, fib daddr type local goto hostports
-/// chain post  (nat postrouting srcnat) ct status dnat saddr . daddr @hairpin masquerade
-/// chain fwd   (filter forward)        ct status dnat accept
-/// chain guard (filter prerouting raw) iifname != "lo" daddr 127.0.0.0/8 drop   (IPv4)
+/// chain hp_pre   (nat prerouting -100) fib daddr type local goto hostports
+/// chain hp_out   (nat output -100)     daddr != loopback, fib daddr type local goto hostports
+/// chain hp_post  (nat postrouting 100) ct status dnat saddr . daddr @hairpin masquerade
+/// chain hp_fwd   (filter forward 0)      ct status dnat accept
+/// chain hp_guard (filter prerouting -300) iifname != "lo" daddr 127.0.0.0/8 drop   (IPv4)
 /// </code>
 /// Every script starts with the structure (tables, maps and sets are added idempotently; the chains are flushed and
 /// their few rules re-added), so it works on an empty ruleset too and costs the same whatever the number of
@@ -43,16 +43,16 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
             Line($"add map {f} {table} hp_any {{ type inet_proto . inet_service : {addr} . inet_service ; }}");
             Line($"add set {f} {table} hairpin {{ type {addr} . {addr} ; flags interval ; }}");
             Line($"add chain {f} {table} hostports");
-            Line($"add chain {f} {table} pre {{ type nat hook prerouting priority dstnat ; policy accept ; }}");
-            Line($"add chain {f} {table} out {{ type nat hook output priority dstnat ; policy accept ; }}");
-            Line($"add chain {f} {table} post {{ type nat hook postrouting priority srcnat ; policy accept ; }}");
-            Line($"add chain {f} {table} fwd {{ type filter hook forward priority filter ; policy accept ; }}");
+            Line($"add chain {f} {table} hp_pre {{ type nat hook prerouting priority -100 ; policy accept ; }}");
+            Line($"add chain {f} {table} hp_out {{ type nat hook output priority -100 ; policy accept ; }}");
+            Line($"add chain {f} {table} hp_post {{ type nat hook postrouting priority 100 ; policy accept ; }}");
+            Line($"add chain {f} {table} hp_fwd {{ type filter hook forward priority 0 ; policy accept ; }}");
             if (!v6)
             {
-                Line($"add chain {f} {table} guard {{ type filter hook prerouting priority raw ; policy accept ; }}");
+                Line($"add chain {f} {table} hp_guard {{ type filter hook prerouting priority -300 ; policy accept ; }}");
             }
 
-            foreach (var chain in v6 ? (string[])["hostports", "pre", "out", "post", "fwd"] : ["hostports", "pre", "out", "post", "fwd", "guard"])
+            foreach (var chain in v6 ? (string[])["hostports", "hp_pre", "hp_out", "hp_post", "hp_fwd"] : ["hostports", "hp_pre", "hp_out", "hp_post", "hp_fwd", "hp_guard"])
             {
                 Line($"flush chain {f} {table} {chain}");
             }
@@ -60,23 +60,23 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
             Line($"add rule {f} {table} hostports dnat {f} to {f} daddr . meta l4proto . th dport map @hp_ip");
             Line($"add rule {f} {table} hostports dnat {f} to meta l4proto . th dport map @hp_any");
             Line(v6
-                ? $"add rule {f} {table} pre ip6 saddr != fe80::/10 fib daddr type local goto hostports"
-                : $"add rule {f} {table} pre fib daddr type local goto hostports");
+                ? $"add rule {f} {table} hp_pre ip6 saddr != fe80::/10 fib daddr type local goto hostports"
+                : $"add rule {f} {table} hp_pre fib daddr type local goto hostports");
             Line(v6
-                ? $"add rule {f} {table} out ip6 daddr != ::1 fib daddr type local goto hostports"
+                ? $"add rule {f} {table} hp_out ip6 daddr != ::1 fib daddr type local goto hostports"
                 : allowLocalhost
-                    ? $"add rule {f} {table} out fib daddr type local goto hostports"
-                    : $"add rule {f} {table} out ip daddr != 127.0.0.0/8 fib daddr type local goto hostports");
-            Line($"add rule {f} {table} post ct status dnat {f} saddr . {f} daddr @hairpin masquerade");
+                    ? $"add rule {f} {table} hp_out fib daddr type local goto hostports"
+                    : $"add rule {f} {table} hp_out ip daddr != 127.0.0.0/8 fib daddr type local goto hostports");
+            Line($"add rule {f} {table} hp_post ct status dnat {f} saddr . {f} daddr @hairpin masquerade");
             if (!v6 && allowLocalhost)
             {
-                Line($"add rule {f} {table} post ct status dnat ip saddr 127.0.0.0/8 masquerade");
+                Line($"add rule {f} {table} hp_post ct status dnat ip saddr 127.0.0.0/8 masquerade");
             }
 
-            Line($"add rule {f} {table} fwd ct status dnat accept");
+            Line($"add rule {f} {table} hp_fwd ct status dnat accept");
             if (!v6)
             {
-                Line($"add rule {f} {table} guard iifname != \"lo\" ip daddr 127.0.0.0/8 drop");
+                Line($"add rule {f} {table} hp_guard iifname != \"lo\" ip daddr 127.0.0.0/8 drop");
             }
         }
 

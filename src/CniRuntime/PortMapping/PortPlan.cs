@@ -70,7 +70,7 @@ internal static class PortPlan
             }
             else
             {
-                if (!IPAddress.TryParse(mapping.HostIp, out var host) || host.ScopeId != 0)
+                if (!IPAddress.TryParse(mapping.HostIp, out var host) || (host.AddressFamily == AddressFamily.InterNetworkV6 && host.ScopeId != 0))
                 {
                     throw new CniException(CniErrorCode.InvalidNetworkConfig, $"port mapping {text} of sandbox {sandboxId}: host IP \"{mapping.HostIp}\" is not an IP address (without zone)");
                 }

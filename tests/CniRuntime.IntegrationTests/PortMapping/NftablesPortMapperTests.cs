@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using CniRuntime.IntegrationTests.Infrastructure;
+using CniRuntime.Ports;
+using CniRuntime.Protocol;
+using static CniRuntime.IntegrationTests.Infrastructure.NetnsFixture;
+using static CniRuntime.IntegrationTests.Ports.PortMappingWorld;
+
+namespace CniRuntime.IntegrationTests.Ports;
+
+/// <summary>
+/// The nftables port mapper against the real kernel: a bridge network, sandboxes with echo servers, and a client
+/// namespace as another host. One class, so its tests (which share the node's ruleset) run one at a time.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class NftablesPortMapperTests : IAsyncLifetime
+{
+    private readonly NetnsFixture _fixture = new();
+    private readonly string _table = string.Create(CultureInfo.InvariantCulture, $"cnirt_t{NextUnique()}");
+    private PortMappingWorld _world = null!;
+    private NftablesPortMapper _mapper = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _fixture.InitializeAsync();
+        _world = await PortMappingWorld.CreateAsync(_fixture);
+        _mapper = new NftablesPortMapper(new PortMapperOptions { StateDirectory = Path.Combine(_fixture.CacheDirectory, "portmap"), TableName = _table });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _world.DisposeAsync();
+        await RunAsync("nft", "delete", "table", "ip", _table).ContinueWith(_ => { }, TaskScheduler.Default);
+        await RunAsync("nft", "delete", "table", "ip6", _table).ContinueWith(_ => { }, TaskScheduler.Default);
+        await _fixture.DisposeAsync();
+    }
+
+    [IntegrationFact]
+    public async Task Tcp_and_udp_reach_the_sandbox_from_another_host_the_node_and_by_hairpin_and_unpublish_leaves_nothing()
+    {
+        var (netns, id, addresses) = await _world.AddSandboxAsync(80, 53);
+        var (neighbour, _, _) = await _world.AddSandboxAsync(81, 54);
+        var container = addresses[0].Address.ToString();
+
+        var publication = await _mapper.PublishAsync(id, [new PortMapping(8080, 80), new PortMapping(5353, 53, "udp")], addresses, default);
+
+        Assert.Equal(2, publication.Ports.Count);
+        Assert.Equal($"tcp:hi:{_world.LinkSubnet.Host(2)}", await AskAsync(_world.ClientNs, _world.HostIp, 8080, "tcp"));
+        Assert.Equal($"udp:hi:{_world.LinkSubnet.Host(2)}", await AskAsync(_world.ClientNs, _world.HostIp, 5353, "udp"));
+        Assert.StartsWith("tcp:hi:", await AskAsync(null, _world.HostIp, 8080, "tcp"), StringComparison.Ordinal);
+        Assert.StartsWith("udp:hi:", await AskAsync(null, _world.HostIp, 5353, "udp"), StringComparison.Ordinal);
+        // Hairpin: the sandbox itself and a neighbour on the same bridge, through the host IP (masqueraded).
+        Assert.Equal($"tcp:hi:{_world.BridgeSubnet.Host(1)}", await AskAsync(netns, _world.HostIp, 8080, "tcp"));
+        Assert.Equal($"tcp:hi:{_world.BridgeSubnet.Host(1)}", await AskAsync(neighbour, _world.HostIp, 8080, "tcp"));
+        Assert.StartsWith("udp:hi:", await AskAsync(neighbour, _world.HostIp, 5353, "udp"), StringComparison.Ordinal);
+        // Loopback is not DNAT'd without the opt-in.
+        Assert.True(await FailsAsync(null, "127.0.0.1", 8080, "tcp"));
+        Assert.NotEqual(container, _world.HostIp);
+        Assert.Single(await _mapper.ListAsync(default));
+        var (elements, rules, tables) = await CountOursAsync(_table);
+        Assert.Equal((3, 2), (elements, tables)); // 2 forwards + 1 hairpin element
+
+        Assert.True(await _mapper.UnpublishAsync(id, default));
+        Assert.False(await _mapper.UnpublishAsync(id, default));
+
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 8080, "tcp"));
+        var after = await CountOursAsync(_table);
+        Assert.Equal(0, after.Elements);
+        Assert.Equal(rules, after.Rules); // the rule count never depends on the mappings
+        Assert.Empty(await _mapper.ListAsync(default));
+    }
+
+    [IntegrationFact]
+    public async Task A_specific_host_ip_and_a_100_port_range_are_published_and_removed()
+    {
+        var (_, id, addresses) = await _world.AddSandboxAsync(9000, 9001);
+        var range = PortMappings.Range(20000, 9000, 100, hostIp: _world.HostIp);
+
+        await _mapper.PublishAsync(id, [.. range, new PortMapping(20200, 9001, "udp", "0.0.0.0")], addresses, default);
+
+        Assert.StartsWith("tcp:hi:", await AskAsync(_world.ClientNs, _world.HostIp, 20000, "tcp"), StringComparison.Ordinal);
+        Assert.StartsWith("udp:hi:", await AskAsync(_world.ClientNs, _world.HostIp, 20200, "udp"), StringComparison.Ordinal);
+        // 20001 maps to 9001 over TCP, where nothing listens: the DNAT happened, so the connection is refused by the sandbox.
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 20001, "tcp"));
+        Assert.Equal(102, (await CountOursAsync(_table)).Elements);
+
+        await _mapper.UnpublishAsync(id, default);
+        Assert.Equal(0, (await CountOursAsync(_table)).Elements);
+    }
+
+    [IntegrationFact]
+    public async Task Conflicts_with_another_sandbox_and_host_listeners_are_refused_and_ports_are_released_on_unpublish()
+    {
+        var (_, first, a) = await _world.AddSandboxAsync(80, 53);
+        var (_, second, b) = await _world.AddSandboxAsync(80, 53);
+        await _mapper.PublishAsync(first, [new PortMapping(8181, 80)], a, default);
+
+        var same = await Assert.ThrowsAsync<CniException>(() => _mapper.PublishAsync(second, [new PortMapping(8181, 80)], b, default));
+        Assert.Contains(first, same.Message, StringComparison.Ordinal);
+        Assert.Contains("8181", same.Message, StringComparison.Ordinal);
+        var specific = await Assert.ThrowsAsync<CniException>(() => _mapper.PublishAsync(second, [new PortMapping(8181, 80, "tcp", _world.HostIp)], b, default));
+        Assert.Contains(first, specific.Message, StringComparison.Ordinal);
+        // Another protocol on the same port is fine.
+        await _mapper.PublishAsync(second, [new PortMapping(8181, 53, "udp")], b, default);
+
+        using (var listener = new TcpListener(IPAddress.Any, 0))
+        {
+            listener.Start();
+            var busy = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var held = await Assert.ThrowsAsync<CniException>(() => _mapper.PublishAsync(second, [new PortMapping(busy, 80)], b, default));
+            Assert.Contains("host process", held.Message, StringComparison.Ordinal);
+            Assert.Contains(busy.ToString(CultureInfo.InvariantCulture), held.Message, StringComparison.Ordinal);
+        }
+
+        // The failed attempts left the second sandbox's publication as it was.
+        Assert.Equal("udp", Assert.Single((await _mapper.ListAsync(default)).Single(p => p.SandboxId == second).Ports).Protocol);
+
+        await _mapper.UnpublishAsync(first, default);
+        await _mapper.PublishAsync(second, [new PortMapping(8181, 80)], b, default);
+        Assert.StartsWith("tcp:hi:", await AskAsync(_world.ClientNs, _world.HostIp, 8181, "tcp"), StringComparison.Ordinal);
+        await _mapper.UnpublishAsync(second, default);
+        Assert.Equal(0, (await CountOursAsync(_table)).Elements);
+    }
+
+    [IntegrationFact]
+    public async Task After_nft_flush_ruleset_reconcile_restores_service_and_drops_sandboxes_that_are_gone()
+    {
+        var (_, live, a) = await _world.AddSandboxAsync(80, 53);
+        var (_, gone, b) = await _world.AddSandboxAsync(80, 53);
+        await _mapper.PublishAsync(live, [new PortMapping(8282, 80)], a, default);
+        await _mapper.PublishAsync(gone, [new PortMapping(8283, 80)], b, default);
+
+        await RunAsync("nft", "flush", "ruleset");
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 8282, "tcp"));
+
+        await _mapper.ReconcileAsync([live], default);
+
+        Assert.StartsWith("tcp:hi:", await AskAsync(_world.ClientNs, _world.HostIp, 8282, "tcp"), StringComparison.Ordinal);
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 8283, "tcp"));
+        Assert.Equal(live, Assert.Single(await _mapper.ListAsync(default)).SandboxId);
+        // Unpublish works on a kernel that lost its elements as well (idempotent delete).
+        await RunAsync("nft", "flush", "ruleset");
+        Assert.True(await _mapper.UnpublishAsync(live, default));
+        Assert.Equal(0, (await CountOursAsync(_table)).Elements);
+    }
+}
