@@ -81,12 +81,6 @@ internal static class PortPlan
                 }
 
                 var isV6 = host.AddressFamily == AddressFamily.InterNetworkV6;
-                var container = isV6 ? v6 : v4;
-                if (container is null)
-                {
-                    throw new CniException(CniErrorCode.InvalidNetworkConfig, $"port mapping {text} of sandbox {sandboxId}: the sandbox has no {(isV6 ? "IPv6" : "IPv4")} address to forward host IP {host} to");
-                }
-
                 if (IPAddress.IsLoopback(host))
                 {
                     if (isV6)
@@ -98,6 +92,12 @@ internal static class PortPlan
                     {
                         throw new CniException(CniErrorCode.InvalidNetworkConfig, $"port mapping {text} of sandbox {sandboxId}: publishing on {host} needs the localhost opt-in (PortMapperOptions.AllowLocalhost)");
                     }
+                }
+
+                var container = isV6 ? v6 : v4;
+                if (container is null)
+                {
+                    throw new CniException(CniErrorCode.InvalidNetworkConfig, $"port mapping {text} of sandbox {sandboxId}: the sandbox has no {(isV6 ? "IPv6" : "IPv4")} address to forward host IP {host} to");
                 }
 
                 var any = host.Equals(IPAddress.Any) || host.Equals(IPAddress.IPv6Any);
