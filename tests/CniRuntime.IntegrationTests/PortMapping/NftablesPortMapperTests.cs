@@ -45,7 +45,8 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
 
         var publication = await _mapper.PublishAsync(id, [new PortMapping(8080, 80), new PortMapping(5353, 53, "udp")], addresses, default);
 
-        Assert.Equal(2, publication.Ports.Count);
+        Assert.Equal(4, publication.Ports.Count); // "" is both families
+        Assert.StartsWith("tcp:hi:", await AskAsync(_world.ClientNs, _world.HostIp6, 8080, "tcp"), StringComparison.Ordinal);
         Assert.Equal($"tcp:hi:{_world.LinkSubnet.Host(2)}", await AskAsync(_world.ClientNs, _world.HostIp, 8080, "tcp"));
         Assert.Equal($"udp:hi:{_world.LinkSubnet.Host(2)}", await AskAsync(_world.ClientNs, _world.HostIp, 5353, "udp"));
         Assert.StartsWith("tcp:hi:", await AskAsync(null, _world.HostIp, 8080, "tcp"), StringComparison.Ordinal);
@@ -59,7 +60,7 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
         Assert.NotEqual(container, _world.HostIp);
         Assert.Single(await _mapper.ListAsync(default));
         var (elements, rules, tables) = await CountOursAsync(_table);
-        Assert.Equal((3, 2), (elements, tables)); // 2 forwards + 1 hairpin element
+        Assert.Equal((6, 2), (elements, tables)); // 2 forwards and 1 hairpin element per family
 
         Assert.True(await _mapper.UnpublishAsync(id, default));
         Assert.False(await _mapper.UnpublishAsync(id, default));
@@ -69,6 +70,28 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
         Assert.Equal(0, after.Elements);
         Assert.Equal(rules, after.Rules); // the rule count never depends on the mappings
         Assert.Empty(await _mapper.ListAsync(default));
+    }
+
+    [IntegrationFact]
+    public async Task IPv6_reaches_the_sandbox_from_another_host_the_node_and_a_neighbour_on_all_addresses_and_a_specific_one()
+    {
+        var (_, id, addresses) = await _world.AddSandboxAsync(80, 53);
+        var (neighbour, _, _) = await _world.AddSandboxAsync(81, 54);
+        var container6 = addresses.Single(a => !a.IsIPv4).Address.ToString();
+
+        var publication = await _mapper.PublishAsync(id, [new PortMapping(8080, 80, "tcp", "::"), new PortMapping(5353, 53, "udp", _world.HostIp6)], addresses, default);
+
+        Assert.All(publication.Ports, p => Assert.True(p.IsIPv6));
+        Assert.Equal(container6, publication.Ports[0].ContainerAddress.ToString());
+        Assert.Equal($"tcp:hi:{_world.LinkSubnet6}::2", await AskAsync(_world.ClientNs, _world.HostIp6, 8080, "tcp"));
+        Assert.Equal($"udp:hi:{_world.LinkSubnet6}::2", await AskAsync(_world.ClientNs, _world.HostIp6, 5353, "udp"));
+        Assert.StartsWith("tcp:hi:", await AskAsync(null, _world.HostIp6, 8080, "tcp"), StringComparison.Ordinal);
+        Assert.StartsWith("tcp:hi:", await AskAsync(neighbour, _world.HostIp6, 8080, "tcp"), StringComparison.Ordinal);
+        // "::" is IPv6 only.
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 8080, "tcp"));
+
+        await _mapper.UnpublishAsync(id, default);
+        Assert.Equal(0, (await CountOursAsync(_table)).Elements);
     }
 
     [IntegrationFact]
@@ -114,7 +137,7 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
         }
 
         // The failed attempts left the second sandbox's publication as it was.
-        Assert.Equal("udp", Assert.Single((await _mapper.ListAsync(default)).Single(p => p.SandboxId == second).Ports).Protocol);
+        Assert.All((await _mapper.ListAsync(default)).Single(p => p.SandboxId == second).Ports, p => Assert.Equal("udp", p.Protocol));
 
         await _mapper.UnpublishAsync(first, default);
         await _mapper.PublishAsync(second, [new PortMapping(8181, 80)], b, default);

@@ -19,17 +19,18 @@ internal sealed class PortMappingWorld : IAsyncDisposable
     private const string Server = """
         import socket, sys, threading
         def tcp(port):
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', port)); s.listen(64)
+            s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(('::', port)); s.listen(64)
             while True:
                 c, a = s.accept()
                 try:
-                    d = c.recv(1024); c.sendall(b'tcp:' + d + b':' + a[0].encode())
+                    d = c.recv(1024); c.sendall(b'tcp:' + d + b':' + a[0].removeprefix('::ffff:').encode())
                 finally:
                     c.close()
         def udp(port):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', port))
+            s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(('::', port))
             while True:
-                d, a = s.recvfrom(1024); s.sendto(b'udp:' + d + b':' + a[0].encode(), a)
+                d, a = s.recvfrom(1024); s.sendto(b'udp:' + d + b':' + a[0].removeprefix('::ffff:').encode(), a)
         threading.Thread(target=tcp, args=(int(sys.argv[1]),), daemon=True).start()
         udp(int(sys.argv[2]))
         """;
@@ -57,6 +58,15 @@ internal sealed class PortMappingWorld : IAsyncDisposable
 
     public Subnet LinkSubnet { get; private set; } = null!;
 
+    /// <summary>The bridge's IPv6 /64 without its "::/64" (e.g. <c>fd42:0:12</c>).</summary>
+    public string BridgeSubnet6 { get; private set; } = null!;
+
+    /// <summary>The IPv6 /64 of the link to the client, without "::/64".</summary>
+    public string LinkSubnet6 { get; private set; } = null!;
+
+    /// <summary>The node's IPv6 address on the link to the client.</summary>
+    public string HostIp6 => LinkSubnet6 + "::1";
+
     /// <summary>The other host.</summary>
     public Netns ClientNs { get; private set; } = null!;
 
@@ -70,6 +80,8 @@ internal sealed class PortMappingWorld : IAsyncDisposable
             CniClient = fixture.CreateClient(),
             BridgeSubnet = NewSubnet(),
             LinkSubnet = NewSubnet(),
+            BridgeSubnet6 = string.Create(CultureInfo.InvariantCulture, $"fd42:{NextUnique():x}:1"),
+            LinkSubnet6 = string.Create(CultureInfo.InvariantCulture, $"fd42:{NextUnique():x}:2"),
         };
         // hairpinMode: with br_netfilter loaded (bridge-nf-call-iptables=1), a DNAT back to the sender is bridged
         // out of the port it came in on, which the bridge only does in hairpin mode (as the Docker bridge does).
@@ -87,14 +99,14 @@ internal sealed class PortMappingWorld : IAsyncDisposable
                   "ipam": {
                     "type": "host-local",
                     "dataDir": "{{fixture.IpamDataDirectory}}",
-                    "routes": [{ "dst": "0.0.0.0/0" }],
-                    "ranges": [[{ "subnet": "{{world.BridgeSubnet.Cidr}}" }]]
+                    "routes": [{ "dst": "0.0.0.0/0" }, { "dst": "::/0" }],
+                    "ranges": [[{ "subnet": "{{world.BridgeSubnet.Cidr}}" }], [{ "subnet": "{{world.BridgeSubnet6}}::/64" }]]
                   }
                 }
               ]
             }
             """));
-        await RunAsync("sysctl", "-qw", "net.ipv4.ip_forward=1");
+        await RunAsync("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
         world.ClientNs = await fixture.AddNamespaceAsync();
         var n = NextUnique();
         var nodeEnd = string.Create(CultureInfo.InvariantCulture, $"pmn{n}");
@@ -106,6 +118,9 @@ internal sealed class PortMappingWorld : IAsyncDisposable
         await ExecAsync(world.ClientNs, Prerequisites.Ip, "link", "set", clientEnd, "up");
         await ExecAsync(world.ClientNs, Prerequisites.Ip, "link", "set", "lo", "up");
         await ExecAsync(world.ClientNs, Prerequisites.Ip, "route", "add", "default", "via", world.LinkSubnet.Host(1));
+        await RunAsync(Prerequisites.Ip, "addr", "add", world.HostIp6 + "/64", "dev", nodeEnd, "nodad");
+        await ExecAsync(world.ClientNs, Prerequisites.Ip, "addr", "add", world.LinkSubnet6 + "::2/64", "dev", clientEnd, "nodad");
+        await ExecAsync(world.ClientNs, Prerequisites.Ip, "-6", "route", "add", "default", "via", world.HostIp6);
         return world;
     }
 
