@@ -54,26 +54,10 @@ public sealed class NftablesPortMapper : IPortMapper
         var all = _store.LoadAll();
         all.Remove(sandboxId, out var previous);
 
-        // Reservation: every other sandbox's forwards, indexed by (family, protocol, port).
-        var index = new Dictionary<(bool, string, int), List<(string Owner, PublishedPort Port)>>();
-        foreach (var (owner, held) in all)
-        {
-            foreach (var p in held.Ports)
-            {
-                var key = (p.IsIPv6, p.Protocol, p.HostPort);
-                if (!index.TryGetValue(key, out var list))
-                {
-                    index[key] = list = [];
-                }
-
-                list.Add((owner, p));
-            }
-        }
-
+        // Reservation: the store indexes every forward by (family, protocol, port).
         foreach (var p in ports)
         {
-            if (index.TryGetValue((p.IsIPv6, p.Protocol, p.HostPort), out var holders)
-                && holders.FirstOrDefault(h => PortPlan.Conflicts(p, h.Port)) is { Owner: not null } holder)
+            if (_store.Holders(p, except: sandboxId).FirstOrDefault(h => PortPlan.Conflicts(p, h.Port)) is { Owner: not null } holder)
             {
                 throw new CniException(
                     CniErrorCode.InvalidNetworkConfig,
@@ -92,7 +76,7 @@ public sealed class NftablesPortMapper : IPortMapper
         var script = new NftablesScript(_options.TableName, _options.AllowLocalhost).Structure();
         if (previous is not null)
         {
-            script.Remove(previous.Ports, UnsharedHairpins(previous, all, except: hairpins));
+            script.Remove(previous.Ports, [.. _store.HairpinsOf(previous).Where(h => !hairpins.Contains(h) && !_store.HairpinUsed(h, except: sandboxId))]);
         }
 
         script.Add(sandboxId, ports, hairpins);
@@ -133,7 +117,7 @@ public sealed class NftablesPortMapper : IPortMapper
         }
 
         var script = new NftablesScript(_options.TableName, _options.AllowLocalhost).Structure()
-            .Remove(previous.Ports, UnsharedHairpins(previous, all, except: []));
+            .Remove(previous.Ports, [.. _store.HairpinsOf(previous).Where(h => !_store.HairpinUsed(h, except: sandboxId))]);
         await ApplyAsync(script.ToString(), $"unpublishing ports of sandbox {sandboxId}").ConfigureAwait(false);
         _store.Delete(sandboxId);
         await Conntrack.RunAsync(_options.ConntrackPath, Conntrack.AfterUnpublish(previous.Ports), _options.CommandTimeout).ConfigureAwait(false);
@@ -159,7 +143,7 @@ public sealed class NftablesPortMapper : IPortMapper
         var hairpins = new HashSet<(IpPrefix, IPAddress)>();
         foreach (var (id, publication) in kept)
         {
-            var fresh = NftablesScript.Hairpins(publication.ContainerAddresses, publication.Ports).Where(hairpins.Add).ToList();
+            var fresh = _store.HairpinsOf(publication).Where(hairpins.Add).ToList();
             script.Add(id, publication.Ports, fresh);
         }
 
@@ -235,13 +219,6 @@ public sealed class NftablesPortMapper : IPortMapper
             _gate.Release();
             throw;
         }
-    }
-
-    private static List<(IpPrefix Subnet, IPAddress Container)> UnsharedHairpins(PortPublication previous, Dictionary<string, PortPublication> others, IReadOnlyCollection<(IpPrefix, IPAddress)> except)
-    {
-        var old = NftablesScript.Hairpins(previous.ContainerAddresses, previous.Ports);
-        var used = others.Values.SelectMany(o => NftablesScript.Hairpins(o.ContainerAddresses, o.Ports)).Concat(except).ToHashSet();
-        return [.. old.Where(h => !used.Contains(h))];
     }
 
     private async Task ApplyAsync(string script, string what)

@@ -14,6 +14,60 @@ internal sealed class PortStateStore(string directory)
 {
     private readonly Dictionary<string, (DateTime Modified, long Length, PortPublication Publication)> _cache = new(StringComparer.Ordinal);
 
+    // (IPv6, protocol, host port) -> the forwards holding it, kept in step with _cache so that a conflict check
+    // costs the size of the request, not the number of forwards present.
+    private readonly Dictionary<(bool, string, int), List<(string Owner, PublishedPort Port)>> _index = [];
+
+    // The hairpin elements of each publication, computed once.
+    private readonly Dictionary<string, List<(IpPrefix Subnet, IPAddress Container)>> _hairpins = new(StringComparer.Ordinal);
+
+    /// <summary>The forwards of other sandboxes that claim the same (family, protocol, port) as <paramref name="port"/>.</summary>
+    public IEnumerable<(string Owner, PublishedPort Port)> Holders(PublishedPort port, string except) =>
+        _index.TryGetValue((port.IsIPv6, port.Protocol, port.HostPort), out var list) ? list.Where(h => h.Owner != except) : [];
+
+    /// <summary>Whether a publication other than <paramref name="except"/> uses a hairpin element.</summary>
+    public bool HairpinUsed((IpPrefix, IPAddress) hairpin, string except) =>
+        _hairpins.Any(h => h.Key != except && h.Value.Contains(hairpin));
+
+    /// <summary>The hairpin elements of a loaded publication.</summary>
+    public List<(IpPrefix Subnet, IPAddress Container)> HairpinsOf(PortPublication publication) =>
+        _hairpins.TryGetValue(publication.SandboxId, out var list) ? list : NftablesScript.Hairpins(publication.ContainerAddresses, publication.Ports);
+
+    private void Track(string id, PortPublication? old, PortPublication? fresh)
+    {
+        if (old is not null)
+        {
+            foreach (var p in old.Ports)
+            {
+                if (_index.TryGetValue((p.IsIPv6, p.Protocol, p.HostPort), out var list))
+                {
+                    list.RemoveAll(h => h.Owner == id);
+                    if (list.Count == 0)
+                    {
+                        _index.Remove((p.IsIPv6, p.Protocol, p.HostPort));
+                    }
+                }
+            }
+
+            _hairpins.Remove(id);
+        }
+
+        if (fresh is not null)
+        {
+            foreach (var p in fresh.Ports)
+            {
+                if (!_index.TryGetValue((p.IsIPv6, p.Protocol, p.HostPort), out var list))
+                {
+                    _index[(p.IsIPv6, p.Protocol, p.HostPort)] = list = [];
+                }
+
+                list.Add((id, p));
+            }
+
+            _hairpins[id] = NftablesScript.Hairpins(fresh.ContainerAddresses, fresh.Ports);
+        }
+    }
+
     public string Directory { get; } = directory;
 
     public string PathOf(string sandboxId) => Path.Combine(Directory, sandboxId + ".json");
@@ -25,6 +79,8 @@ internal sealed class PortStateStore(string directory)
         if (!System.IO.Directory.Exists(Directory))
         {
             _cache.Clear();
+            _index.Clear();
+            _hairpins.Clear();
             return result;
         }
 
@@ -43,12 +99,14 @@ internal sealed class PortStateStore(string directory)
             }
 
             var publication = Parse(File.ReadAllBytes(file.FullName), file.FullName);
+            Track(id, _cache.TryGetValue(id, out var stale) ? stale.Publication : null, publication);
             _cache[id] = (file.LastWriteTimeUtc, file.Length, publication);
             result[id] = publication;
         }
 
         foreach (var gone in _cache.Keys.Where(k => !result.ContainsKey(k)).ToList())
         {
+            Track(gone, _cache[gone].Publication, null);
             _cache.Remove(gone);
         }
 
@@ -60,13 +118,17 @@ internal sealed class PortStateStore(string directory)
         var path = PathOf(publication.SandboxId);
         await AtomicFile.WriteAsync(path, Serialize(publication), cancellationToken).ConfigureAwait(false);
         var info = new FileInfo(path);
+        Track(publication.SandboxId, _cache.TryGetValue(publication.SandboxId, out var old) ? old.Publication : null, publication);
         _cache[publication.SandboxId] = (info.LastWriteTimeUtc, info.Length, publication);
     }
 
     public void Delete(string sandboxId)
     {
         AtomicFile.TryDelete(PathOf(sandboxId));
-        _cache.Remove(sandboxId);
+        if (_cache.Remove(sandboxId, out var old))
+        {
+            Track(sandboxId, old.Publication, null);
+        }
     }
 
     public static byte[] Serialize(PortPublication publication)
