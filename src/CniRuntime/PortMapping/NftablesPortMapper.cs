@@ -101,6 +101,11 @@ public sealed class NftablesPortMapper : IPortMapper
             throw;
         }
 
+        if (_options.AllowLocalhost)
+        {
+            RouteLocalnet.Enable(ports.Where(p => !p.IsIPv6 && (p.HostAddress is null || IPAddress.IsLoopback(p.HostAddress))).Select(p => p.ContainerAddress));
+        }
+
         await Conntrack.RunAsync(_options.ConntrackPath, Conntrack.AfterPublish(ports), _options.CommandTimeout).ConfigureAwait(false);
         return publication;
     }

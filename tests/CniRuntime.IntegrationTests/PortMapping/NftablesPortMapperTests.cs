@@ -95,6 +95,25 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
     }
 
     [IntegrationFact]
+    public async Task Localhost_is_published_only_with_the_opt_in_and_route_localnet_is_set_on_the_bridge_alone()
+    {
+        var (_, id, addresses) = await _world.AddSandboxAsync(80, 53);
+        var state = Path.Combine(_fixture.CacheDirectory, "portmap");
+        await Assert.ThrowsAsync<CniException>(() => _mapper.PublishAsync(id, [new PortMapping(8484, 80, "tcp", "127.0.0.1")], addresses, default));
+        var open = new NftablesPortMapper(new PortMapperOptions { StateDirectory = state, TableName = _table, AllowLocalhost = true });
+
+        await open.PublishAsync(id, [new PortMapping(8484, 80, "tcp", "127.0.0.1"), new PortMapping(8485, 80)], addresses, default);
+
+        Assert.StartsWith("tcp:hi:", await AskAsync(null, "127.0.0.1", 8484, "tcp"), StringComparison.Ordinal);
+        Assert.StartsWith("tcp:hi:", await AskAsync(null, "127.0.0.1", 8485, "tcp"), StringComparison.Ordinal);
+        Assert.Equal("0", (await File.ReadAllTextAsync("/proc/sys/net/ipv4/conf/all/route_localnet")).Trim());
+        // The client host cannot use the loopback-bound port through the host IP.
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 8484, "tcp"));
+        await open.UnpublishAsync(id, default);
+        Assert.Equal(0, (await CountOursAsync(_table)).Elements);
+    }
+
+    [IntegrationFact]
     public async Task A_specific_host_ip_and_a_100_port_range_are_published_and_removed()
     {
         var (_, id, addresses) = await _world.AddSandboxAsync(9000, 9001);
