@@ -114,6 +114,24 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
     }
 
     [IntegrationFact]
+    public async Task A_udp_flow_that_reached_the_host_before_publication_is_forwarded_after_it_because_its_conntrack_entry_is_deleted()
+    {
+        var (_, id, addresses) = await _world.AddSandboxAsync(80, 53);
+        await _mapper.ReconcileAsync([], default); // our nat hooks make the node track connections
+        // Nothing listens on the host: the datagram is refused, and conntrack remembers the un-NATed flow.
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 5454, "udp", sourcePort: 40404, timeoutSeconds: 1));
+        Assert.Contains("dport=5454", await RunAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", "5454"), StringComparison.Ordinal);
+
+        await _mapper.PublishAsync(id, [new PortMapping(5454, 53, "udp"), new PortMapping(5455, 53, "sctp")], addresses, default);
+
+        Assert.Equal($"udp:hi:{_world.LinkSubnet.Host(2)}", await AskAsync(_world.ClientNs, _world.HostIp, 5454, "udp", sourcePort: 40404));
+        await _mapper.UnpublishAsync(id, default);
+        // Unpublish deletes the DNAT'd entry too, so the same flow no longer reaches the container.
+        Assert.DoesNotContain("dport=5454", await RunAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", "5454"), StringComparison.Ordinal);
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 5454, "udp", sourcePort: 40404, timeoutSeconds: 1));
+    }
+
+    [IntegrationFact]
     public async Task A_specific_host_ip_and_a_100_port_range_are_published_and_removed()
     {
         var (_, id, addresses) = await _world.AddSandboxAsync(9000, 9001);

@@ -42,7 +42,9 @@ internal sealed class PortMappingWorld : IAsyncDisposable
         if proto == 'tcp':
             s = socket.create_connection((h, p), timeout=3); s.sendall(b'hi'); print(s.recv(1024).decode())
         else:
-            s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(3); s.sendto(b'hi', (h, p)); print(s.recvfrom(1024)[0].decode())
+            s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(float(sys.argv[5]) if len(sys.argv) > 5 else 3)
+            if len(sys.argv) > 4: s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('', int(sys.argv[4])))
+            s.sendto(b'hi', (h, p)); print(s.recvfrom(1024)[0].decode())
         """;
 
     private readonly NetnsFixture _fixture;
@@ -155,19 +157,24 @@ internal sealed class PortMappingWorld : IAsyncDisposable
     }
 
     /// <summary>Sends "hi" from a namespace (null: the node) and returns the echo, e.g. <c>tcp:hi:10.1.2.1</c>.</summary>
-    public static async Task<string> AskAsync(Netns? from, string host, int port, string protocol)
+    public static async Task<string> AskAsync(Netns? from, string host, int port, string protocol, int? sourcePort = null, double timeoutSeconds = 3)
     {
-        var args = new[] { "-c", Client, host, port.ToString(CultureInfo.InvariantCulture), protocol };
+        string[] args = ["-c", Client, host, port.ToString(CultureInfo.InvariantCulture), protocol];
+        if (sourcePort is { } source)
+        {
+            args = [.. args, source.ToString(CultureInfo.InvariantCulture), timeoutSeconds.ToString(CultureInfo.InvariantCulture)];
+        }
+
         var output = from is null ? await RunAsync("python3", args) : await ExecAsync(from, "python3", args);
         return output.Trim();
     }
 
     /// <summary>Whether a request fails (times out or is refused).</summary>
-    public static async Task<bool> FailsAsync(Netns? from, string host, int port, string protocol)
+    public static async Task<bool> FailsAsync(Netns? from, string host, int port, string protocol, int? sourcePort = null, double timeoutSeconds = 3)
     {
         try
         {
-            await AskAsync(from, host, port, protocol);
+            await AskAsync(from, host, port, protocol, sourcePort, timeoutSeconds);
             return false;
         }
         catch (InvalidOperationException)
