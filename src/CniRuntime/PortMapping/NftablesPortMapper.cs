@@ -114,11 +114,17 @@ public sealed class NftablesPortMapper : IPortMapper
     public async Task<bool> UnpublishAsync(string sandboxId, CancellationToken cancellationToken)
     {
         PortPlan.ValidateSandboxId(sandboxId);
-        using var locked = await LockAsync(cancellationToken).ConfigureAwait(false);
+        using var locked = await LockAsync(cancellationToken, probe: false).ConfigureAwait(false);
         var all = _store.LoadAll();
         if (!all.Remove(sandboxId, out var previous))
         {
             return false;
+        }
+
+        if (!_probed)
+        {
+            await ProbeAsync().ConfigureAwait(false);
+            _probed = true;
         }
 
         var script = new NftablesScript(_options.TableName, _options.AllowLocalhost).Structure()

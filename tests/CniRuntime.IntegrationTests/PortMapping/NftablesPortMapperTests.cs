@@ -145,6 +145,12 @@ public sealed class NftablesPortMapperTests : IAsyncLifetime
         Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 20001, "tcp"));
         Assert.Equal(102, (await CountOursAsync(_table)).Elements);
 
+        // Publishing again replaces the publication in one batch: the range goes, the new port comes.
+        await _mapper.PublishAsync(id, [new PortMapping(20300, 9000)], addresses, default);
+        Assert.True(await FailsAsync(_world.ClientNs, _world.HostIp, 20000, "tcp"));
+        Assert.StartsWith("tcp:hi:", await AskAsync(_world.ClientNs, _world.HostIp, 20300, "tcp"), StringComparison.Ordinal);
+        Assert.Equal(4, (await CountOursAsync(_table)).Elements); // 1 forward and 1 hairpin element per family
+
         await _mapper.UnpublishAsync(id, default);
         Assert.Equal(0, (await CountOursAsync(_table)).Elements);
     }
