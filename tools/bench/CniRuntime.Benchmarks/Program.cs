@@ -11,7 +11,6 @@ return args switch
     ["chain", ..] => await RealChainComparison.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30),
     ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20),
     ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200),
-    ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 50),
     ["bdn", .. var rest] => Run(rest),
     _ => Usage(),
 };
