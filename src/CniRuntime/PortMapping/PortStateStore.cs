@@ -1,0 +1,224 @@
+using System.Buffers;
+using System.Net;
+using System.Text.Json;
+using CniRuntime.Caching;
+using CniRuntime.Protocol;
+
+namespace CniRuntime.Ports;
+
+/// <summary>
+/// The authoritative state: one JSON file per sandbox, <c>&lt;dir&gt;/&lt;sandboxId&gt;.json</c>, written atomically.
+/// Parsed files are cached by size and modification time, so each operation reads only what changed.
+/// </summary>
+internal sealed class PortStateStore(string directory)
+{
+    private readonly Dictionary<string, (DateTime Modified, long Length, PortPublication Publication)> _cache = new(StringComparer.Ordinal);
+
+    // (IPv6, protocol, host port) -> the forwards holding it, kept in step with _cache so that a conflict check
+    // costs the size of the request, not the number of forwards present.
+    private readonly Dictionary<(bool, string, int), List<(string Owner, PublishedPort Port)>> _index = [];
+
+    // The hairpin elements of each publication, computed once.
+    private readonly Dictionary<string, List<(IpPrefix Subnet, IPAddress Container)>> _hairpins = new(StringComparer.Ordinal);
+
+    /// <summary>The forwards of other sandboxes that claim the same (family, protocol, port) as <paramref name="port"/>.</summary>
+    public IEnumerable<(string Owner, PublishedPort Port)> Holders(PublishedPort port, string except) =>
+        _index.TryGetValue((port.IsIPv6, port.Protocol, port.HostPort), out var list) ? list.Where(h => h.Owner != except) : [];
+
+    /// <summary>Whether a publication other than <paramref name="except"/> uses a hairpin element.</summary>
+    public bool HairpinUsed((IpPrefix, IPAddress) hairpin, string except) =>
+        _hairpins.Any(h => h.Key != except && h.Value.Contains(hairpin));
+
+    /// <summary>The hairpin elements of a loaded publication.</summary>
+    public List<(IpPrefix Subnet, IPAddress Container)> HairpinsOf(PortPublication publication) =>
+        _hairpins.TryGetValue(publication.SandboxId, out var list) ? list : NftablesScript.Hairpins(publication.ContainerAddresses, publication.Ports);
+
+    private void Track(string id, PortPublication? old, PortPublication? fresh)
+    {
+        if (old is not null)
+        {
+            foreach (var p in old.Ports)
+            {
+                if (_index.TryGetValue((p.IsIPv6, p.Protocol, p.HostPort), out var list))
+                {
+                    list.RemoveAll(h => h.Owner == id);
+                    if (list.Count == 0)
+                    {
+                        _index.Remove((p.IsIPv6, p.Protocol, p.HostPort));
+                    }
+                }
+            }
+
+            _hairpins.Remove(id);
+        }
+
+        if (fresh is not null)
+        {
+            foreach (var p in fresh.Ports)
+            {
+                if (!_index.TryGetValue((p.IsIPv6, p.Protocol, p.HostPort), out var list))
+                {
+                    _index[(p.IsIPv6, p.Protocol, p.HostPort)] = list = [];
+                }
+
+                list.Add((id, p));
+            }
+
+            _hairpins[id] = NftablesScript.Hairpins(fresh.ContainerAddresses, fresh.Ports);
+        }
+    }
+
+    public string Directory { get; } = directory;
+
+    public string PathOf(string sandboxId) => Path.Combine(Directory, sandboxId + ".json");
+
+    /// <summary>Every publication on disk, by sandbox ID (call under the lock).</summary>
+    public Dictionary<string, PortPublication> LoadAll()
+    {
+        var result = new Dictionary<string, PortPublication>(StringComparer.Ordinal);
+        if (!System.IO.Directory.Exists(Directory))
+        {
+            _cache.Clear();
+            _index.Clear();
+            _hairpins.Clear();
+            return result;
+        }
+
+        foreach (var file in new DirectoryInfo(Directory).EnumerateFiles("*.json"))
+        {
+            var id = Path.GetFileNameWithoutExtension(file.Name);
+            if (id.StartsWith('.'))
+            {
+                continue;
+            }
+
+            if (_cache.TryGetValue(id, out var cached) && cached.Modified == file.LastWriteTimeUtc && cached.Length == file.Length)
+            {
+                result[id] = cached.Publication;
+                continue;
+            }
+
+            var publication = Parse(File.ReadAllBytes(file.FullName), file.FullName);
+            Track(id, _cache.TryGetValue(id, out var stale) ? stale.Publication : null, publication);
+            _cache[id] = (file.LastWriteTimeUtc, file.Length, publication);
+            result[id] = publication;
+        }
+
+        foreach (var gone in _cache.Keys.Where(k => !result.ContainsKey(k)).ToList())
+        {
+            Track(gone, _cache[gone].Publication, null);
+            _cache.Remove(gone);
+        }
+
+        return result;
+    }
+
+    public async Task WriteAsync(PortPublication publication, CancellationToken cancellationToken)
+    {
+        var path = PathOf(publication.SandboxId);
+        await AtomicFile.WriteAsync(path, Serialize(publication), cancellationToken).ConfigureAwait(false);
+        var info = new FileInfo(path);
+        Track(publication.SandboxId, _cache.TryGetValue(publication.SandboxId, out var old) ? old.Publication : null, publication);
+        _cache[publication.SandboxId] = (info.LastWriteTimeUtc, info.Length, publication);
+    }
+
+    public void Delete(string sandboxId)
+    {
+        AtomicFile.TryDelete(PathOf(sandboxId));
+        if (_cache.Remove(sandboxId, out var old))
+        {
+            Track(sandboxId, old.Publication, null);
+        }
+    }
+
+    public static byte[] Serialize(PortPublication publication)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("version", 1);
+            w.WriteString("sandboxId", publication.SandboxId);
+            w.WriteString("backend", "nftables");
+            w.WriteStartArray("mappings");
+            foreach (var m in publication.Mappings)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("hostPort", m.HostPort);
+                w.WriteNumber("containerPort", m.ContainerPort);
+                w.WriteString("protocol", m.Protocol);
+                if (m.HostIp is not null)
+                {
+                    w.WriteString("hostIP", m.HostIp);
+                }
+
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("addresses");
+            foreach (var a in publication.ContainerAddresses)
+            {
+                w.WriteStringValue(a.ToString());
+            }
+
+            w.WriteEndArray();
+            w.WriteStartArray("ports");
+            foreach (var p in publication.Ports)
+            {
+                w.WriteStartObject();
+                w.WriteString("protocol", p.Protocol);
+                if (p.HostAddress is not null)
+                {
+                    w.WriteString("hostAddress", p.HostAddress.ToString());
+                }
+
+                w.WriteNumber("hostPort", p.HostPort);
+                w.WriteString("containerAddress", p.ContainerAddress.ToString());
+                w.WriteNumber("containerPort", p.ContainerPort);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static PortPublication Parse(ReadOnlyMemory<byte> bytes, string path)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            var mappings = new List<PortMapping>();
+            foreach (var m in root.GetProperty("mappings").EnumerateArray())
+            {
+                mappings.Add(new PortMapping(
+                    m.GetProperty("hostPort").GetInt32(),
+                    m.GetProperty("containerPort").GetInt32(),
+                    m.GetProperty("protocol").GetString()!,
+                    m.TryGetProperty("hostIP", out var hostIp) ? hostIp.GetString() : null));
+            }
+
+            var addresses = root.GetProperty("addresses").EnumerateArray().Select(a => IpPrefix.Parse(a.GetString()!)).ToList();
+            var ports = new List<PublishedPort>();
+            foreach (var p in root.GetProperty("ports").EnumerateArray())
+            {
+                ports.Add(new PublishedPort(
+                    p.GetProperty("protocol").GetString()!,
+                    p.TryGetProperty("hostAddress", out var host) ? IPAddress.Parse(host.GetString()!) : null,
+                    p.GetProperty("hostPort").GetInt32(),
+                    IPAddress.Parse(p.GetProperty("containerAddress").GetString()!),
+                    p.GetProperty("containerPort").GetInt32()));
+            }
+
+            return new PortPublication(root.GetProperty("sandboxId").GetString()!, mappings, addresses, ports, PortMappingBackend.Nftables);
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw new CniException(CniErrorCode.DecodingFailure, $"port mapping state file {path} is unreadable: {ex.Message}", null, ex);
+        }
+    }
+}
