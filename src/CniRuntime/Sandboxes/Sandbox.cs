@@ -30,6 +30,12 @@ public sealed record Sandbox
     /// <summary>The interfaces inside the sandbox with their addresses, across all networks.</summary>
     public IReadOnlyList<SandboxInterface> Interfaces { get; init; } = [];
 
+    /// <summary>The ports asked for at setup (published by CniRuntime or by a plugin, see <see cref="PortMappingMode"/>).</summary>
+    public IReadOnlyList<PortMapping> PortMappings { get; init; } = [];
+
+    /// <summary>The forwards CniRuntime installed in the kernel for them (empty when a plugin publishes).</summary>
+    public IReadOnlyList<Ports.PublishedPort> PublishedPorts { get; init; } = [];
+
     /// <summary>Every address assigned, across all networks.</summary>
     public IEnumerable<SandboxAddress> Addresses => Interfaces.SelectMany(i => i.Addresses);
 }

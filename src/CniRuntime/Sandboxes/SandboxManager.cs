@@ -4,6 +4,7 @@ using CniRuntime.Caching;
 using CniRuntime.Configuration;
 using CniRuntime.Namespaces;
 using CniRuntime.Networks;
+using CniRuntime.Ports;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Sandboxes;
@@ -19,6 +20,22 @@ public sealed record SandboxManagerOptions
 
     /// <summary>The prefix of namespaces CniRuntime creates (<c>/run/netns/&lt;prefix&gt;&lt;first 12 characters of the ID&gt;</c>).</summary>
     public string NamespacePrefix { get; init; } = "cnirt-";
+
+    /// <summary>Who publishes a sandbox's ports; <see cref="PortMappingMode.Automatic"/> by default.</summary>
+    public PortMappingMode PortMapping { get; init; } = PortMappingMode.Automatic;
+}
+
+/// <summary>Who publishes ports: never both, or every packet would be translated twice.</summary>
+public enum PortMappingMode
+{
+    /// <summary>The plugins, when one of the sandbox's networks has a plugin declaring <c>portMappings</c>; otherwise the runtime.</summary>
+    Automatic,
+
+    /// <summary>CniRuntime, in the kernel (<see cref="IPortMapper"/>); plugins never receive <c>portMappings</c>.</summary>
+    Runtime,
+
+    /// <summary>Plugins that declare <c>portMappings</c> (the portmap plugin) receive them; CniRuntime publishes nothing.</summary>
+    Plugin,
 }
 
 /// <summary>
@@ -41,13 +58,15 @@ public sealed class SandboxManager
     private readonly INetworkConfigSource _configs;
     private readonly SandboxStore _store;
     private readonly string _locks;
+    private readonly IPortMapper _ports;
 
     /// <summary>Creates a manager.</summary>
     /// <param name="options">Options; the defaults when null.</param>
     /// <param name="namespaces">How namespaces are created and deleted; iproute2's <c>/run/netns</c> when null.</param>
     /// <param name="client">The CNI engine; one built from <see cref="SandboxManagerOptions.Cni"/> when null.</param>
     /// <param name="configs">Where networks are found; the configuration directory, read on each request, when null.</param>
-    public SandboxManager(SandboxManagerOptions? options = null, INetworkNamespaces? namespaces = null, ICniClient? client = null, INetworkConfigSource? configs = null)
+    /// <param name="ports">Publishes ports in the kernel; nftables with state under <c>&lt;cacheDir&gt;/portmap</c> when null.</param>
+    public SandboxManager(SandboxManagerOptions? options = null, INetworkNamespaces? namespaces = null, ICniClient? client = null, INetworkConfigSource? configs = null, IPortMapper? ports = null)
     {
         Options = options ?? new SandboxManagerOptions();
         _namespaces = namespaces ?? new NetworkNamespaces();
@@ -55,6 +74,11 @@ public sealed class SandboxManager
         _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
         _store = new SandboxStore(Options.Cni.CacheDirectory);
         _locks = Path.Combine(Options.Cni.CacheDirectory, "locks");
+        _ports = ports ?? new NftablesPortMapper(new PortMapperOptions
+        {
+            StateDirectory = Path.Combine(Options.Cni.CacheDirectory, "portmap"),
+            TimeProvider = Options.Cni.TimeProvider,
+        });
     }
 
     /// <summary>The options in force.</summary>
@@ -77,7 +101,7 @@ public sealed class SandboxManager
         }
 
         // Everything that can be checked is checked before anything is created.
-        var plan = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        var (plan, runtimePorts) = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
         using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
         using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
         using var nameLock = request.Name is null ? null : await LockAsync("sandbox-name-" + request.Name, cancellationToken).ConfigureAwait(false);
@@ -106,9 +130,11 @@ public sealed class SandboxManager
             Created = Options.Cni.TimeProvider.GetUtcNow(),
             Labels = request.Labels,
             Networks = [.. plan.Select(p => (p.List.Name, p.InterfaceName))],
+            PortMappings = request.Capabilities.PortMappings,
         };
 
         var attached = new List<(PlannedAttachment Plan, CniResult Result)>();
+        PortPublication? publication = null;
         try
         {
             // The plan is on disk before the first plugin runs: a crash from here on leaves a record to clean up from.
@@ -117,6 +143,17 @@ public sealed class SandboxManager
             {
                 var result = await _client.AddNetworkListAsync(step.List, step.Runtime(id, netns), cancellationToken).ConfigureAwait(false);
                 attached.Add((step, result));
+            }
+
+            // Ports go to the container's addresses on its first network that has any, once every network is up.
+            if (runtimePorts)
+            {
+                var addresses = attached
+                    .Where(a => a.Plan.InterfaceName != LoopbackInterface)
+                    .Select(a => InterfacesOf(new SandboxAttachment(a.Plan.List.Name, a.Plan.InterfaceName, a.Result)).SelectMany(i => i.Addresses).Select(x => x.Address).ToList())
+                    .FirstOrDefault(list => list.Count > 0)
+                    ?? throw new CniException(CniErrorCode.InvalidNetworkConfig, $"sandbox {id} has no address to publish ports to");
+                publication = await _ports.PublishAsync(id, request.Capabilities.PortMappings, addresses, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is CniException or OperationCanceledException)
@@ -156,7 +193,7 @@ public sealed class SandboxManager
             throw;
         }
 
-        return Build(state, [.. attached.Select(a => new SandboxAttachment(a.Plan.List.Name, a.Plan.InterfaceName, a.Result))]);
+        return Build(state, [.. attached.Select(a => new SandboxAttachment(a.Plan.List.Name, a.Plan.InterfaceName, a.Result))], publication);
     }
 
     /// <summary>
@@ -312,6 +349,20 @@ public sealed class SandboxManager
             }
         }
 
+        // Port mappings: drop those of removed sandboxes and restore the kept ones in the kernel (after a firewall
+        // reload or `nft flush ruleset`); nothing to do, and no nft run, when nothing is published.
+        try
+        {
+            if ((await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).Count > 0)
+            {
+                await _ports.ReconcileAsync(kept, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (CniException ex)
+        {
+            errors.Add(ex);
+        }
+
         var valid = attachments.Where(a => kept.Contains(a.ContainerId)).ToList();
         IReadOnlyList<NetworkConfigList> networks = [];
         try
@@ -351,6 +402,9 @@ public sealed class SandboxManager
             .ToList();
         var netns = state?.NetworkNamespace;
         var errors = new List<Exception>();
+
+        // Ports go before the networks they point into.
+        await TryAsync(() => _ports.UnpublishAsync(id, cancellationToken), errors).ConfigureAwait(false);
         foreach (var attachment in ordered)
         {
             // A namespace that is gone is not passed: the specification allows DEL without one, and plugins clean
@@ -383,10 +437,11 @@ public sealed class SandboxManager
         return true;
     }
 
-    private async Task<List<PlannedAttachment>> PlanAsync(SandboxRequest request, CancellationToken cancellationToken)
+    private async Task<(List<PlannedAttachment> Plan, bool RuntimePorts)> PlanAsync(SandboxRequest request, CancellationToken cancellationToken)
     {
         var plan = new List<PlannedAttachment>();
         var baseArgs = request.Capabilities;
+        _ = baseArgs.ToJson(); // validates the mappings and the rest before anything is created
         if (request.AttachLoopback)
         {
             plan.Add(new PlannedAttachment(LoopbackNetwork, LoopbackInterface, Labels(request.Labels, null), baseArgs.ToJson()));
@@ -415,7 +470,25 @@ public sealed class SandboxManager
             plan.Add(new PlannedAttachment(list, interfaceName, labels, baseArgs.MergedWith(network.Capabilities).ToJson()));
         }
 
-        return plan;
+        if (request.Capabilities.PortMappings.Count == 0)
+        {
+            return (plan, false);
+        }
+
+        var pluginsPublish = plan.Any(p => p.List.Plugins.Any(plugin => plugin.Capabilities.TryGetValue("portMappings", out var enabled) && enabled));
+        var runtimePorts = Options.PortMapping switch
+        {
+            PortMappingMode.Runtime => true,
+            PortMappingMode.Plugin => false,
+            _ => !pluginsPublish,
+        };
+        if (runtimePorts)
+        {
+            // Never both: plugins do not see the mappings the runtime publishes.
+            plan = [.. plan.Select(p => p with { CapabilityArgs = p.CapabilityArgs.Where(a => a.Key != "portMappings").ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal) })];
+        }
+
+        return (plan, runtimePorts);
     }
 
     // ocicni's convention: IgnoreUnknown=1 first so plugins that do not know a key ignore it.
@@ -527,7 +600,8 @@ public sealed class SandboxManager
             .Where(x => x.Item2 is not null)
             .Select(x => new SandboxAttachment(x.n.Network, x.n.InterfaceName, ResultOf(x.Item2!)))
             .ToList();
-        return Build(state, attachments);
+        var publication = (await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.SandboxId == id);
+        return Build(state, attachments, publication);
     }
 
     private static CniResult? ResultOf(NetworkAttachment attachment)
@@ -547,8 +621,10 @@ public sealed class SandboxManager
         }
     }
 
-    private static Sandbox Build(SandboxState state, IReadOnlyList<SandboxAttachment> attachments) => new()
+    private static Sandbox Build(SandboxState state, IReadOnlyList<SandboxAttachment> attachments, PortPublication? publication) => new()
     {
+        PortMappings = state.PortMappings,
+        PublishedPorts = publication?.Ports ?? [],
         Id = state.Id,
         Name = state.Name,
         NetworkNamespace = state.NetworkNamespace,

@@ -25,6 +25,9 @@ internal sealed record SandboxState
 
     /// <summary>Network and interface of each attachment, in setup order (the loopback first, if any).</summary>
     public IReadOnlyList<(string Network, string InterfaceName)> Networks { get; init; } = [];
+
+    /// <summary>The ports asked for.</summary>
+    public IReadOnlyList<PortMapping> PortMappings { get; init; } = [];
 }
 
 /// <summary>Sandbox state files: <c>&lt;cacheDir&gt;/sandboxes/&lt;id&gt;.json</c>, written atomically.</summary>
@@ -99,6 +102,23 @@ internal sealed class SandboxStore(string cacheDirectory)
             }
 
             writer.WriteEndArray();
+            writer.WritePropertyName("portMappings");
+            writer.WriteStartArray();
+            foreach (var mapping in state.PortMappings)
+            {
+                writer.WriteStartObject();
+                writer.WriteNumber("hostPort", mapping.HostPort);
+                writer.WriteNumber("containerPort", mapping.ContainerPort);
+                writer.WriteString("protocol", mapping.Protocol);
+                if (mapping.HostIp is not null)
+                {
+                    writer.WriteString("hostIP", mapping.HostIp);
+                }
+
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
             writer.WriteEndObject();
         }
 
@@ -136,8 +156,22 @@ internal sealed class SandboxStore(string cacheDirectory)
                 networks.Add((Required(network, "name", path), Required(network, "ifName", path)));
             }
 
+            var ports = new List<PortMapping>();
+            if (root.TryGetProperty("portMappings", out var portsElement))
+            {
+                foreach (var port in portsElement.EnumerateArray())
+                {
+                    ports.Add(new PortMapping(
+                        port.GetProperty("hostPort").GetInt32(),
+                        port.GetProperty("containerPort").GetInt32(),
+                        Required(port, "protocol", path),
+                        port.TryGetProperty("hostIP", out var hostIp) ? hostIp.GetString() : null));
+                }
+            }
+
             return new SandboxState
             {
+                PortMappings = ports,
                 Id = Required(root, "id", path),
                 Name = root.TryGetProperty("name", out var name) ? name.GetString() : null,
                 NetworkNamespace = Required(root, "netns", path),
