@@ -25,4 +25,6 @@ unshare --net --mount --propagation private -- bash -c '
   echo "== namespaces: library against iproute2"
   dotnet "$0" netns "$(( $1 * 5 ))"
   echo "== sandboxes of 1, 2 and 4 networks against the plugins"
-  dotnet "$0" sandbox "$1"' "$dll" "$iterations"
+  dotnet "$0" sandbox "$1"
+  echo "== port mapping: add/remove one mapping with 0 to 10,000 present"
+  dotnet "$0" portmap "$1"' "$dll" "$iterations"

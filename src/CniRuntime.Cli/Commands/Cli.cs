@@ -35,6 +35,7 @@ internal static class Cli
         root.Subcommands.Add(RmCommand.Create());
         root.Subcommands.Add(LsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(PortsCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(CompletionCommand.Create(root));

@@ -11,7 +11,7 @@ internal static class RunCommand
     {
         var name = new Option<string?>("--name") { Description = "A name to find the sandbox by", HelpName = "NAME" };
         var networks = new Option<string[]>("--network") { Description = $"Attach this network (repeatable; default: the configuration directory's default network, else the built-in '{DefaultNetworkConfigSource.Name}' network, bridge {DefaultNetworkConfigSource.Bridge} on {DefaultNetworkConfigSource.Subnet})", HelpName = "NET" };
-        var ports = new Option<string[]>("--publish", "-p") { Description = "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp] (repeatable; given to plugins that declare the portMappings capability)", HelpName = "PORT" };
+        var ports = new Option<string[]>("--publish", "-p") { Description = "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp|sctp] (repeatable; published by a portmap plugin of the network if it has one, else by cnirt in nftables)", HelpName = "PORT" };
         var labels = new Option<string[]>("--label") { Description = "A label K=V (repeatable; recorded, and given to plugins as CNI_ARGS)", HelpName = "K=V" };
         var command = new Command("run", "Create a sandbox: a container ID, a namespace, loopback and the networks; prints its ID, namespace, IPs and ports")
         {
@@ -32,11 +32,11 @@ internal static class RunCommand
             var sandbox = await GlobalOptions.Sandboxes(parse).SetupAsync(request, ct);
             if (parse.GetValue(GlobalOptions.Json))
             {
-                SandboxOutput.WriteJson([sandbox], array: false, mappings);
+                SandboxOutput.WriteJson([sandbox], array: false);
             }
             else
             {
-                SandboxOutput.PrintDetails(sandbox, mappings);
+                SandboxOutput.PrintDetails(sandbox);
             }
 
             return Cli.Ok;

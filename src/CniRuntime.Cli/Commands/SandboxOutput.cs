@@ -8,7 +8,7 @@ namespace CniRuntime.Cli.Commands;
 /// <summary>How sandboxes are printed: tables for people, JSON (Utf8JsonWriter, no reflection) for machines.</summary>
 internal static class SandboxOutput
 {
-    public static void WriteJson(IReadOnlyList<Sandbox> sandboxes, bool array, IReadOnlyList<PortMapping>? ports = null)
+    public static void WriteJson(IReadOnlyList<Sandbox> sandboxes, bool array)
     {
         using var stdout = Console.OpenStandardOutput();
         using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
@@ -20,7 +20,7 @@ internal static class SandboxOutput
 
             foreach (var sandbox in sandboxes)
             {
-                Write(w, sandbox, ports);
+                Write(w, sandbox);
             }
 
             if (array)
@@ -32,7 +32,7 @@ internal static class SandboxOutput
         stdout.Write("\n"u8);
     }
 
-    public static void Write(Utf8JsonWriter w, Sandbox sandbox, IReadOnlyList<PortMapping>? ports)
+    public static void Write(Utf8JsonWriter w, Sandbox sandbox)
     {
         w.WriteStartObject();
         w.WriteString("id", sandbox.Id);
@@ -98,27 +98,39 @@ internal static class SandboxOutput
         }
 
         w.WriteEndArray();
-        if (ports is not null)
+        w.WriteStartArray("ports");
+        foreach (var port in sandbox.PortMappings)
         {
-            w.WriteStartArray("ports");
-            foreach (var port in ports)
-            {
-                w.WriteStartObject();
-                WriteOptional(w, "hostIP", port.HostIp);
-                w.WriteNumber("hostPort", port.HostPort);
-                w.WriteNumber("containerPort", port.ContainerPort);
-                w.WriteString("protocol", port.Protocol);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            w.WriteStartObject();
+            WriteOptional(w, "hostIP", port.HostIp);
+            w.WriteNumber("hostPort", port.HostPort);
+            w.WriteNumber("containerPort", port.ContainerPort);
+            w.WriteString("protocol", port.Protocol);
+            w.WriteEndObject();
         }
+
+        w.WriteEndArray();
+
+        // The forwards CniRuntime installed itself (empty when a portmap plugin publishes the ports).
+        w.WriteStartArray("publishedPorts");
+        foreach (var port in sandbox.PublishedPorts)
+        {
+            w.WriteStartObject();
+            w.WriteString("protocol", port.Protocol);
+            WriteOptional(w, "hostIP", port.HostAddress?.ToString());
+            w.WriteNumber("hostPort", port.HostPort);
+            w.WriteString("containerIP", port.ContainerAddress.ToString());
+            w.WriteNumber("containerPort", port.ContainerPort);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
 
         w.WriteEndObject();
     }
 
     /// <summary>One sandbox as a two-column table (what <c>cnirt run</c> prints).</summary>
-    public static void PrintDetails(Sandbox sandbox, IReadOnlyList<PortMapping> ports)
+    public static void PrintDetails(Sandbox sandbox)
     {
         var rows = new List<(string, string)>
         {
@@ -127,7 +139,7 @@ internal static class SandboxOutput
             ("NETNS", sandbox.NetworkNamespace),
             ("NETWORKS", Join(sandbox.Attachments.Select(a => $"{a.NetworkName} ({a.InterfaceName})"))),
             ("IPS", Join(sandbox.Addresses.Where(a => a.InterfaceName != SandboxManager.LoopbackInterface).Select(a => $"{a.Address} ({a.InterfaceName})"))),
-            ("PORTS", Join(ports.Select(Port))),
+            ("PORTS", Join(sandbox.PortMappings.Select(Port))),
         };
         foreach (var (key, value) in rows)
         {
@@ -135,7 +147,7 @@ internal static class SandboxOutput
         }
     }
 
-    private static readonly string[] Header = ["ID", "NAME", "NETWORKS", "IPS", "NETNS", "CREATED"];
+    private static readonly string[] Header = ["ID", "NAME", "NETWORKS", "IPS", "PORTS", "NETNS", "CREATED"];
 
     public static void PrintTable(IReadOnlyList<Sandbox> sandboxes)
     {
@@ -146,6 +158,7 @@ internal static class SandboxOutput
             s.Name ?? "-",
             Join(s.Attachments.Where(a => a.InterfaceName != SandboxManager.LoopbackInterface).Select(a => a.NetworkName)),
             Join(s.Addresses.Where(a => a.InterfaceName != SandboxManager.LoopbackInterface).Select(a => a.Address.ToString())),
+            Join(s.PortMappings.Select(Port)),
             s.NetworkNamespace,
             s.Created.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         }));
