@@ -6,6 +6,7 @@ cd "$(dirname "$0")/../.."
 tools/setup.sh >/dev/null
 project=tools/bench/CniRuntime.Benchmarks
 dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly
+tools/build.sh >/dev/null
 dll="$project/bin/Release/net10.0/CniRuntime.Benchmarks.dll"
 iterations="${ITERATIONS:-30}"
 
@@ -26,5 +27,7 @@ unshare --net --mount --propagation private -- bash -c '
   dotnet "$0" netns "$(( $1 * 5 ))"
   echo "== sandboxes of 1, 2 and 4 networks against the plugins"
   dotnet "$0" sandbox "$1"
+  echo "== the shipped cnirt: start-up, and add + del against the plugin execs"
+  dotnet "$0" cli "$PWD/artifacts/cnirt" "$1"
   echo "== port mapping: add/remove one mapping with 0 to 10,000 present"
   dotnet "$0" portmap "$1"' "$dll" "$iterations"
