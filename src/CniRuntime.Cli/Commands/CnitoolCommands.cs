@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using CniRuntime.Configuration;
@@ -85,7 +84,7 @@ internal static class CnitoolCommands
 
     /// <summary>cnitool's container ID: <c>cnitool-</c> and the hex of the first 10 bytes of SHA-512 of the absolute netns path.</summary>
     public static string ContainerIdFor(string absoluteNetnsPath) =>
-        "cnitool-" + Convert.ToHexStringLower(SHA512.HashData(Encoding.UTF8.GetBytes(absoluteNetnsPath)).AsSpan(0, 10));
+        "cnitool-" + Convert.ToHexStringLower(Hashing.Sha512.HashData(Encoding.UTF8.GetBytes(absoluteNetnsPath)).AsSpan(0, 10));
 
     private static Dictionary<string, JsonElement> ParseCapabilityArgs(string? text)
     {
