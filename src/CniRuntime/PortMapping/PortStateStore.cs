@@ -140,22 +140,8 @@ internal sealed class PortStateStore(string directory)
             w.WriteNumber("version", 1);
             w.WriteString("sandboxId", publication.SandboxId);
             w.WriteString("backend", "nftables");
-            w.WriteStartArray("mappings");
-            foreach (var m in publication.Mappings)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("hostPort", m.HostPort);
-                w.WriteNumber("containerPort", m.ContainerPort);
-                w.WriteString("protocol", m.Protocol);
-                if (m.HostIp is not null)
-                {
-                    w.WriteString("hostIP", m.HostIp);
-                }
-
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
+            w.WritePropertyName("mappings");
+            PortMappingJson.WriteArray(w, publication.Mappings);
             w.WriteStartArray("addresses");
             foreach (var a in publication.ContainerAddresses)
             {
@@ -192,16 +178,7 @@ internal sealed class PortStateStore(string directory)
         {
             using var document = JsonDocument.Parse(bytes);
             var root = document.RootElement;
-            var mappings = new List<PortMapping>();
-            foreach (var m in root.GetProperty("mappings").EnumerateArray())
-            {
-                mappings.Add(new PortMapping(
-                    m.GetProperty("hostPort").GetInt32(),
-                    m.GetProperty("containerPort").GetInt32(),
-                    m.GetProperty("protocol").GetString()!,
-                    m.TryGetProperty("hostIP", out var hostIp) ? hostIp.GetString() : null));
-            }
-
+            var mappings = PortMappingJson.ReadArray(root.GetProperty("mappings"));
             var addresses = root.GetProperty("addresses").EnumerateArray().Select(a => IpPrefix.Parse(a.GetString()!)).ToList();
             var ports = new List<PublishedPort>();
             foreach (var p in root.GetProperty("ports").EnumerateArray())

@@ -100,26 +100,12 @@ public sealed record CapabilityArgs
         var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         if (PortMappings.Count > 0)
         {
-            result["portMappings"] = Write(w =>
+            foreach (var mapping in PortMappings)
             {
-                w.WriteStartArray();
-                foreach (var mapping in PortMappings)
-                {
-                    Validate(mapping);
-                    w.WriteStartObject();
-                    w.WriteNumber("hostPort", mapping.HostPort);
-                    w.WriteNumber("containerPort", mapping.ContainerPort);
-                    w.WriteString("protocol", mapping.Protocol);
-                    if (!string.IsNullOrEmpty(mapping.HostIp))
-                    {
-                        w.WriteString("hostIP", mapping.HostIp);
-                    }
+                Validate(mapping);
+            }
 
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-            });
+            result["portMappings"] = Write(w => PortMappingJson.WriteArray(w, PortMappings));
         }
 
         if (Bandwidth is { } bandwidth)

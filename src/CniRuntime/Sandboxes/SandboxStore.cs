@@ -103,22 +103,7 @@ internal sealed class SandboxStore(string cacheDirectory)
 
             writer.WriteEndArray();
             writer.WritePropertyName("portMappings");
-            writer.WriteStartArray();
-            foreach (var mapping in state.PortMappings)
-            {
-                writer.WriteStartObject();
-                writer.WriteNumber("hostPort", mapping.HostPort);
-                writer.WriteNumber("containerPort", mapping.ContainerPort);
-                writer.WriteString("protocol", mapping.Protocol);
-                if (mapping.HostIp is not null)
-                {
-                    writer.WriteString("hostIP", mapping.HostIp);
-                }
-
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
+            PortMappingJson.WriteArray(writer, state.PortMappings);
             writer.WriteEndObject();
         }
 
@@ -156,18 +141,7 @@ internal sealed class SandboxStore(string cacheDirectory)
                 networks.Add((Required(network, "name", path), Required(network, "ifName", path)));
             }
 
-            var ports = new List<PortMapping>();
-            if (root.TryGetProperty("portMappings", out var portsElement))
-            {
-                foreach (var port in portsElement.EnumerateArray())
-                {
-                    ports.Add(new PortMapping(
-                        port.GetProperty("hostPort").GetInt32(),
-                        port.GetProperty("containerPort").GetInt32(),
-                        Required(port, "protocol", path),
-                        port.TryGetProperty("hostIP", out var hostIp) ? hostIp.GetString() : null));
-                }
-            }
+            var ports = root.TryGetProperty("portMappings", out var portsElement) ? PortMappingJson.ReadArray(portsElement) : [];
 
             return new SandboxState
             {
