@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using CniRuntime.Caching;
 using CniRuntime.IntegrationTests.Infrastructure;
@@ -39,17 +38,9 @@ public sealed class LibcniInteropTests : IAsyncLifetime
 
     private async Task<string> LibcniAsync(string verb, string containerId, Netns netns)
     {
-        var start = new ProcessStartInfo(Driver, [verb, _conflist, containerId, netns.Path, "eth0", _node.CacheDirectory])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"libcni {verb} failed: {await stderr}");
-        return await stdout;
+        var run = await ProcessRunner.RunAsync(Driver, [verb, _conflist, containerId, netns.Path, "eth0", _node.CacheDirectory], TimeSpan.FromMinutes(1));
+        Assert.True(run.ExitCode == 0, $"libcni {verb} failed: {run.Stderr}");
+        return run.Stdout;
     }
 
     private string[] Reservations() =>

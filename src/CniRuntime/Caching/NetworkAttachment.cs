@@ -35,4 +35,9 @@ public sealed record NetworkAttachment
 
     /// <summary>True when read from a pre-0.8 libcni cache file that holds only the raw result.</summary>
     public bool IsLegacy { get; init; }
+
+    /// <summary>The cached result parsed (a result without a version takes <paramref name="versionIfMissing"/>), or null when none was cached.</summary>
+    /// <exception cref="Protocol.CniException">The cached result is not a valid result of a known version.</exception>
+    public Protocol.CniResult? ParseResult(Protocol.CniVersion? versionIfMissing = null) =>
+        Result is { } raw ? Protocol.CniResultJson.Parse(System.Text.Encoding.UTF8.GetBytes(raw.GetRawText()), versionIfMissing) : null;
 }

@@ -445,12 +445,7 @@ public sealed partial class CniClient : ICniClient
     private async Task<CniResult?> ReadCachedResultAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniVersion version, CancellationToken cancellationToken)
     {
         var attachment = await Cache.ReadAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
-        if (attachment?.Result is not { } raw)
-        {
-            return null;
-        }
-
-        return CniResultJson.Parse(System.Text.Encoding.UTF8.GetBytes(raw.GetRawText()), version).ConvertTo(version);
+        return attachment?.ParseResult(version)?.ConvertTo(version);
     }
 
     private string Locate(PluginConfig plugin, string networkName, string command)

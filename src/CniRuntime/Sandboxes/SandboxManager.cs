@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using CniRuntime.Caching;
 using CniRuntime.Configuration;
@@ -606,14 +605,9 @@ public sealed class SandboxManager
 
     private static CniResult? ResultOf(NetworkAttachment attachment)
     {
-        if (attachment.Result is not { } raw)
-        {
-            return null;
-        }
-
         try
         {
-            return CniResultJson.Parse(Encoding.UTF8.GetBytes(raw.GetRawText()));
+            return attachment.ParseResult();
         }
         catch (CniException)
         {

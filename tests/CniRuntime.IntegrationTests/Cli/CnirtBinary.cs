@@ -1,13 +1,8 @@
+using CniRuntime.IntegrationTests.Infrastructure;
 using System.Diagnostics;
 using System.Globalization;
 
 namespace CniRuntime.IntegrationTests.Cli;
-
-/// <summary>What one run of the cnirt binary did.</summary>
-public sealed record CnirtRun(int ExitCode, string Stdout, string Stderr)
-{
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}");
-}
 
 /// <summary>
 /// The published Native AOT binary, <c>artifacts/cnirt</c>. tools/test.sh builds it (tools/build.sh) before entering
@@ -24,47 +19,26 @@ public static class CnirtBinary
     public static string Path => Binary.Value;
 
     /// <summary>Runs cnirt with a clean CNI environment plus <paramref name="environment"/>.</summary>
-    public static async Task<CnirtRun> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    public static Task<ProcessRun> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
-        var start = new ProcessStartInfo(Path)
+        // cnitool's variables are cleared, so only what the test sets reaches cnirt.
+        var variables = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["NETCONFPATH"] = null,
+            ["CNI_PATH"] = null,
+            ["CNI_ARGS"] = null,
+            ["CAP_ARGS"] = null,
+            ["CNI_IFNAME"] = null,
         };
-        foreach (var name in new[] { "NETCONFPATH", "CNI_PATH", "CNI_ARGS", "CAP_ARGS", "CNI_IFNAME" })
-        {
-            start.Environment.Remove(name);
-        }
-
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
-            start.Environment[name] = value;
+            variables[name] = value;
         }
 
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cnirt did not start");
-        using var timeout = new CancellationTokenSource(Timeout);
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"cnirt {string.Join(' ', arguments)} did not finish within {Timeout}");
-        }
-
-        return new CnirtRun(process.ExitCode, await stdout, await stderr);
+        return ProcessRunner.RunAsync(Path, arguments, Timeout, variables);
     }
 
-    public static Task<CnirtRun> RunAsync(params string[] arguments) => RunAsync(null, arguments);
+    public static Task<ProcessRun> RunAsync(params string[] arguments) => RunAsync(null, arguments);
 
     private static string Locate()
     {

@@ -182,7 +182,7 @@ public sealed class CnitoolCompatibilityTests : IAsyncLifetime
         return environment;
     }
 
-    private Task<CnirtRun> Cnirt(Dictionary<string, string> environment, params string[] arguments) =>
+    private Task<ProcessRun> Cnirt(Dictionary<string, string> environment, params string[] arguments) =>
         CnirtBinary.RunAsync(environment, ["--cache-dir", _node.CacheDirectory, .. arguments]);
 
     private static string CnitoolId(string netnsPath) =>

@@ -186,7 +186,7 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
         await NetnsFixture.RunAsync("/bin/bash", "-n", script);
     }
 
-    private Task<CnirtRun> Cnirt(params string[] arguments) =>
+    private Task<ProcessRun> Cnirt(params string[] arguments) =>
         CnirtBinary.RunAsync(
             new Dictionary<string, string>(),
             ["--cache-dir", _node.CacheDirectory, "--conf-dir", _confDir, "--cni-path", Prerequisites.PluginDirectory, .. arguments]);

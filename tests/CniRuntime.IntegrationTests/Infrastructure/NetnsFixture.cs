@@ -157,38 +157,12 @@ public sealed class NetnsFixture : IAsyncLifetime
     /// <summary>Runs a program; returns stdout, or throws with stderr when it fails.</summary>
     public static async Task<string> RunAsync(string program, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
-        using var timeout = new CancellationTokenSource(CommandTimeout);
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within {CommandTimeout}");
-        }
-
-        var output = await stdout;
-        var error = await stderr;
-        return process.ExitCode == 0
-            ? output
+        var run = await ProcessRunner.RunAsync(program, arguments, CommandTimeout);
+        return run.ExitCode == 0
+            ? run.Stdout
             : throw new InvalidOperationException(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {error.Trim()}"));
+                $"{program} {string.Join(' ', arguments)} exited with {run.ExitCode}: {run.Stderr.Trim()}"));
     }
 
     /// <summary>Deletes the namespaces (and with them the container ends of veths), the bridges, and the directories.</summary>
