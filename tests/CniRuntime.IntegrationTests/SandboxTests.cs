@@ -153,7 +153,7 @@ public sealed class SandboxTests : IAsyncLifetime
 
         Assert.True(await _manager.TeardownAsync(sandbox.Id));
 
-        Assert.Empty(await BridgePortsAsync(_bridge));
+        Assert.Empty(await BridgePortsWhenEmptyAsync(_bridge, TimeSpan.FromSeconds(10)));
         Assert.Empty(IpamReservations());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "results")));
     }

@@ -138,6 +138,25 @@ public sealed class NetnsFixture : IAsyncLifetime
     public static async Task<List<string>> BridgePortsAsync(string bridge) =>
         [.. (await LinksAsync(null)).Where(l => (string?)l?["master"] == bridge).Select(l => (string)l!["ifname"]!)];
 
+    /// <summary>
+    /// The bridge's ports once none is left, or what is left after <paramref name="timeout"/>. A veth whose
+    /// namespace was deleted goes when the kernel's asynchronous namespace cleanup runs, a little after the unmount.
+    /// </summary>
+    public static async Task<List<string>> BridgePortsWhenEmptyAsync(string bridge, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var ports = await BridgePortsAsync(bridge);
+            if (ports.Count == 0 || DateTime.UtcNow >= deadline)
+            {
+                return ports;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The flags of a link (<c>UP</c>, <c>LOWER_UP</c>, ...).</summary>
     public static List<string> Flags(JsonNode link) => [.. link["flags"]!.AsArray().Select(f => (string)f!)];
 
