@@ -53,8 +53,17 @@ public interface IPortMapper
 /// <summary>The kernel mechanism a port mapper uses.</summary>
 public enum PortMappingBackend
 {
+    /// <summary>nftables when <c>nft</c> and the kernel have what it needs, otherwise iptables (chosen at the first operation).</summary>
+    Automatic,
+
     /// <summary>nftables, through <c>nft -f -</c>, with maps keyed by protocol and port (O(1) per mapping).</summary>
     Nftables,
+
+    /// <summary>
+    /// iptables (either variant, as <c>iptables-restore</c> is installed), through <c>iptables-restore --noflush</c>:
+    /// a chain per sandbox; changes cost the same whatever the number of mappings, packets pass a rule per mapping.
+    /// </summary>
+    Iptables,
 }
 
 /// <summary>Settings of a port mapper.</summary>
@@ -63,11 +72,23 @@ public sealed record PortMapperOptions
     /// <summary>Where the state files live, e.g. <c>&lt;cacheDir&gt;/portmap</c>. Required.</summary>
     public required string StateDirectory { get; init; }
 
-    /// <summary>The backend (only nftables for now).</summary>
-    public PortMappingBackend Backend { get; init; } = PortMappingBackend.Nftables;
+    /// <summary>The backend; <see cref="PortMappingBackend.Automatic"/> by default.</summary>
+    public PortMappingBackend Backend { get; init; } = PortMappingBackend.Automatic;
 
     /// <summary>The <c>nft</c> binary.</summary>
     public string NftPath { get; init; } = "/usr/sbin/nft";
+
+    /// <summary>The <c>iptables-restore</c> binary (IPv4).</summary>
+    public string IptablesRestorePath { get; init; } = "/usr/sbin/iptables-restore";
+
+    /// <summary>The <c>iptables-save</c> binary (IPv4), read when the kernel has to be rebuilt.</summary>
+    public string IptablesSavePath { get; init; } = "/usr/sbin/iptables-save";
+
+    /// <summary>The <c>ip6tables-restore</c> binary.</summary>
+    public string Ip6tablesRestorePath { get; init; } = "/usr/sbin/ip6tables-restore";
+
+    /// <summary>The <c>ip6tables-save</c> binary.</summary>
+    public string Ip6tablesSavePath { get; init; } = "/usr/sbin/ip6tables-save";
 
     /// <summary>The <c>conntrack</c> binary; null or a missing file skips conntrack hygiene.</summary>
     public string? ConntrackPath { get; init; } = "/usr/sbin/conntrack";
@@ -85,10 +106,13 @@ public sealed record PortMapperOptions
     /// <summary>The largest number of ports one publication may expand to.</summary>
     public int MaxPortsPerSandbox { get; init; } = 20_000;
 
-    /// <summary>The name of our nft tables (one <c>ip</c> and one <c>ip6</c>).</summary>
+    /// <summary>
+    /// The name of what is ours in the kernel: the nft tables (one <c>ip</c>, one <c>ip6</c>), and in upper case the
+    /// prefix of the iptables chains. 1-12 lower-case letters, digits or <c>_</c>, starting with a letter.
+    /// </summary>
     public string TableName { get; init; } = "cnirt";
 
-    /// <summary>How long one <c>nft</c> or <c>conntrack</c> run may take.</summary>
+    /// <summary>How long one <c>nft</c>, <c>iptables-restore</c> or <c>conntrack</c> run may take.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The clock for lock waits.</summary>
@@ -116,7 +140,7 @@ public sealed record PublishedPort(string Protocol, IPAddress? HostAddress, int 
 /// <param name="Mappings">The mappings as requested.</param>
 /// <param name="ContainerAddresses">The container addresses given.</param>
 /// <param name="Ports">The kernel forwards they expanded to (one per family, protocol and port).</param>
-/// <param name="Backend">The backend that holds them.</param>
+/// <param name="Backend">The backend that holds them (<see cref="PortMappingBackend.Nftables"/> or <see cref="PortMappingBackend.Iptables"/>).</param>
 public sealed record PortPublication(
     string SandboxId,
     IReadOnlyList<PortMapping> Mappings,

@@ -6,12 +6,13 @@ using CniRuntime.Protocol;
 namespace CniRuntime.Ports;
 
 /// <summary>
-/// Builds the <c>nft -f -</c> scripts of <see cref="NftablesPortMapper"/>. Layout, per family (<c>ip</c> and <c>ip6</c>
+/// Builds the <c>nft -f -</c> scripts of <see cref="NftablesBackend"/>. Layout, per family (<c>ip</c> and <c>ip6</c>
 /// tables named <c>cnirt</c>):
 /// <code>
 /// map hp_ip   { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }  # specific host IP
 /// map hp_any  { type inet_proto . inet_service : ipv4_addr . inet_service }              # any host IP
 /// set hairpin { type ipv4_addr . ipv4_addr; flags interval }                            # ctr subnet . ctr IP
+/// set layout_N[_localhost] { type inet_service }                                       # which layout this is
 /// chain hostports { dnat to (daddr . proto . dport) map @hp_ip; dnat to (proto . dport) map @hp_any }
 /// chain hp_pre   (nat prerouting -100) fib daddr type local goto hostports
 /// chain hp_out   (nat output -100)     daddr != loopback, fib daddr type local goto hostports
@@ -19,19 +20,25 @@ namespace CniRuntime.Ports;
 /// chain hp_fwd   (filter forward 0)      ct status dnat accept
 /// chain hp_guard (filter prerouting -300) iifname != "lo" daddr 127.0.0.0/8 drop   (IPv4)
 /// </code>
-/// Every script starts with the structure (tables, maps and sets are added idempotently; the chains are flushed and
-/// their few rules re-added), so it works on an empty ruleset too and costs the same whatever the number of
-/// elements. Elements are the data: one per forward, added or deleted by key.
+/// The structure is written only by <see cref="Rebuild"/>, which replaces both tables whole (one atomic batch, so
+/// there is no moment without rules). A change is element additions and deletions alone: additions cost the kernel
+/// no RCU grace period, so publishing is one short batch, and no batch grows with the number of mappings. A change
+/// first adds an element to the layout set, which exists only in tables built by this layout: a table that is gone
+/// (<c>nft flush ruleset</c>, a firewall reload) or was built by another layout fails the batch, and the backend
+/// rebuilds from the state instead.
 /// </summary>
 internal sealed class NftablesScript(string table, bool allowLocalhost)
 {
+    /// <summary>Raised whenever the structure below changes, so that tables of an older layout are rebuilt.</summary>
+    private const int LayoutVersion = 1;
+
     private readonly StringBuilder _text = new();
+
+    private string LayoutSet => allowLocalhost ? $"layout_{LayoutVersion}_localhost" : $"layout_{LayoutVersion}";
 
     public override string ToString() => _text.ToString();
 
-    public bool HasElements { get; private set; }
-
-    /// <summary>The structure of both families.</summary>
+    /// <summary>The structure of both families (for a table that does not exist yet, or for <c>nft -c</c>).</summary>
     public NftablesScript Structure()
     {
         foreach (var v6 in new[] { false, true })
@@ -42,21 +49,13 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
             Line($"add map {f} {table} hp_ip {{ type {addr} . inet_proto . inet_service : {addr} . inet_service ; }}");
             Line($"add map {f} {table} hp_any {{ type inet_proto . inet_service : {addr} . inet_service ; }}");
             Line($"add set {f} {table} hairpin {{ type {addr} . {addr} ; flags interval ; }}");
+            Line($"add set {f} {table} {LayoutSet} {{ type inet_service ; }}");
+            Line($"add element {f} {table} {LayoutSet} {{ {LayoutVersion} }}");
             Line($"add chain {f} {table} hostports");
             Line($"add chain {f} {table} hp_pre {{ type nat hook prerouting priority -100 ; policy accept ; }}");
             Line($"add chain {f} {table} hp_out {{ type nat hook output priority -100 ; policy accept ; }}");
             Line($"add chain {f} {table} hp_post {{ type nat hook postrouting priority 100 ; policy accept ; }}");
             Line($"add chain {f} {table} hp_fwd {{ type filter hook forward priority 0 ; policy accept ; }}");
-            if (!v6)
-            {
-                Line($"add chain {f} {table} hp_guard {{ type filter hook prerouting priority -300 ; policy accept ; }}");
-            }
-
-            foreach (var chain in v6 ? (string[])["hostports", "hp_pre", "hp_out", "hp_post", "hp_fwd"] : ["hostports", "hp_pre", "hp_out", "hp_post", "hp_fwd", "hp_guard"])
-            {
-                Line($"flush chain {f} {table} {chain}");
-            }
-
             Line($"add rule {f} {table} hostports dnat {f} to {f} daddr . meta l4proto . th dport map @hp_ip");
             Line($"add rule {f} {table} hostports dnat {f} to meta l4proto . th dport map @hp_any");
             Line(v6
@@ -76,6 +75,7 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
             Line($"add rule {f} {table} hp_fwd ct status dnat accept");
             if (!v6)
             {
+                Line($"add chain {f} {table} hp_guard {{ type filter hook prerouting priority -300 ; policy accept ; }}");
                 Line($"add rule {f} {table} hp_guard iifname != \"lo\" ip daddr 127.0.0.0/8 drop");
             }
         }
@@ -83,64 +83,42 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
         return this;
     }
 
-    /// <summary>Empties the maps and sets of both families (reconcile refills them in the same batch).</summary>
-    public NftablesScript FlushData()
+    /// <summary>Deletes both tables (adding each first, so that a missing one does not fail the batch).</summary>
+    public NftablesScript DeleteTables()
     {
         foreach (var f in new[] { "ip", "ip6" })
         {
-            Line($"flush map {f} {table} hp_ip");
-            Line($"flush map {f} {table} hp_any");
-            Line($"flush set {f} {table} hairpin");
+            Line($"add table {f} {table}");
+            Line($"delete table {f} {table}");
         }
 
         return this;
     }
 
+    /// <summary>Both tables replaced by fresh ones of this layout, in the same batch (the data is added after).</summary>
+    public NftablesScript Rebuild() => DeleteTables().Structure();
+
+    /// <summary>Fails the batch unless the family's table was built by this layout (see the type's summary).</summary>
+    public NftablesScript RequireLayout(bool v6)
+    {
+        Line($"add element {(v6 ? "ip6" : "ip")} {table} {LayoutSet} {{ {LayoutVersion} }}");
+        return this;
+    }
+
     /// <summary>Adds the elements of a publication.</summary>
-    public NftablesScript Add(string sandboxId, IReadOnlyCollection<PublishedPort> ports, IEnumerable<(IpPrefix Subnet, IPAddress Container)> hairpins)
+    public NftablesScript Add(string sandboxId, IEnumerable<PublishedPort> ports, IEnumerable<Hairpin> hairpins)
     {
         Elements("add", sandboxId, ports, withValue: true);
         HairpinElements("add", hairpins);
         return this;
     }
 
-    /// <summary>
-    /// Deletes the elements of a publication. Each is first added with the same value, which is a no-op when it is
-    /// there and makes the delete succeed when it is not (after <c>nft flush ruleset</c>): deletion is idempotent
-    /// without <c>destroy</c> (nft 1.0.8) and without listing the maps.
-    /// </summary>
-    public NftablesScript Remove(IReadOnlyCollection<PublishedPort> ports, IReadOnlyCollection<(IpPrefix Subnet, IPAddress Container)> hairpins)
+    /// <summary>Deletes the elements of a publication (each must be there, or the batch fails).</summary>
+    public NftablesScript Delete(IEnumerable<PublishedPort> ports, IEnumerable<Hairpin> hairpins)
     {
-        Elements("add", null, ports, withValue: true);
         Elements("delete", null, ports, withValue: false);
-        HairpinElements("add", hairpins);
         HairpinElements("delete", hairpins);
         return this;
-    }
-
-    /// <summary>The hairpin elements of a publication: the container's subnet and address, per family used.</summary>
-    public static List<(IpPrefix Subnet, IPAddress Container)> Hairpins(IReadOnlyList<IpPrefix> addresses, IReadOnlyCollection<PublishedPort> ports)
-    {
-        var result = new List<(IpPrefix, IPAddress)>();
-        foreach (var target in ports.Select(p => p.ContainerAddress).Distinct())
-        {
-            var prefix = addresses.FirstOrDefault(a => target.Equals(a.Address));
-            result.Add((prefix.Address is null ? new IpPrefix(target, target.GetAddressBytes().Length * 8) : Network(prefix), target));
-        }
-
-        return result;
-    }
-
-    /// <summary>The network of a prefix (host bits cleared).</summary>
-    public static IpPrefix Network(IpPrefix prefix)
-    {
-        var bytes = prefix.Address.GetAddressBytes();
-        for (var bit = prefix.PrefixLength; bit < bytes.Length * 8; bit++)
-        {
-            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
-        }
-
-        return new IpPrefix(new IPAddress(bytes), prefix.PrefixLength);
     }
 
     private void Elements(string verb, string? sandboxId, IEnumerable<PublishedPort> ports, bool withValue)
@@ -178,17 +156,15 @@ internal sealed class NftablesScript(string table, bool allowLocalhost)
 
             line.Append(" }");
             Line(line.ToString());
-            HasElements = true;
         }
     }
 
-    private void HairpinElements(string verb, IEnumerable<(IpPrefix Subnet, IPAddress Container)> hairpins)
+    private void HairpinElements(string verb, IEnumerable<Hairpin> hairpins)
     {
         foreach (var (subnet, container) in hairpins)
         {
             var f = subnet.IsIPv4 ? "ip" : "ip6";
             Line($"{verb} element {f} {table} hairpin {{ {subnet} . {container} }}");
-            HasElements = true;
         }
     }
 

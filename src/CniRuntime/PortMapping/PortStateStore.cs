@@ -18,20 +18,31 @@ internal sealed class PortStateStore(string directory)
     // costs the size of the request, not the number of forwards present.
     private readonly Dictionary<(bool, string, int), List<(string Owner, PublishedPort Port)>> _index = [];
 
-    // The hairpin elements of each publication, computed once.
-    private readonly Dictionary<string, List<(IpPrefix Subnet, IPAddress Container)>> _hairpins = new(StringComparer.Ordinal);
+    // The hairpins of each publication, computed once, and how many publications of each backend use each one.
+    private readonly Dictionary<string, List<Hairpin>> _hairpins = new(StringComparer.Ordinal);
+    private readonly Dictionary<(PortMappingBackend, Hairpin), int> _hairpinUsers = [];
 
     /// <summary>The forwards of other sandboxes that claim the same (family, protocol, port) as <paramref name="port"/>.</summary>
     public IEnumerable<(string Owner, PublishedPort Port)> Holders(PublishedPort port, string except) =>
         _index.TryGetValue((port.IsIPv6, port.Protocol, port.HostPort), out var list) ? list.Where(h => h.Owner != except) : [];
 
-    /// <summary>Whether a publication other than <paramref name="except"/> uses a hairpin element.</summary>
-    public bool HairpinUsed((IpPrefix, IPAddress) hairpin, string except) =>
-        _hairpins.Any(h => h.Key != except && h.Value.Contains(hairpin));
+    /// <summary>Whether a publication of <paramref name="backend"/> other than <paramref name="except"/>'s uses a hairpin.</summary>
+    public bool HairpinUsed(Hairpin hairpin, PortMappingBackend backend, string except)
+    {
+        var users = _hairpinUsers.GetValueOrDefault((backend, hairpin));
+        if (_cache.TryGetValue(except, out var own) && own.Publication.Backend == backend && HairpinsOf(own.Publication).Contains(hairpin))
+        {
+            users--;
+        }
 
-    /// <summary>The hairpin elements of a loaded publication.</summary>
-    public List<(IpPrefix Subnet, IPAddress Container)> HairpinsOf(PortPublication publication) =>
-        _hairpins.TryGetValue(publication.SandboxId, out var list) ? list : NftablesScript.Hairpins(publication.ContainerAddresses, publication.Ports);
+        return users > 0;
+    }
+
+    /// <summary>The hairpins of a publication (computed once for loaded ones).</summary>
+    public List<Hairpin> HairpinsOf(PortPublication publication) =>
+        _hairpins.TryGetValue(publication.SandboxId, out var list) && _cache.TryGetValue(publication.SandboxId, out var c) && ReferenceEquals(c.Publication, publication)
+            ? list
+            : Hairpin.Of(publication.ContainerAddresses, publication.Ports);
 
     private void Track(string id, PortPublication? old, PortPublication? fresh)
     {
@@ -49,7 +60,17 @@ internal sealed class PortStateStore(string directory)
                 }
             }
 
-            _hairpins.Remove(id);
+            if (_hairpins.Remove(id, out var hairpins))
+            {
+                foreach (var h in hairpins)
+                {
+                    var key = (old.Backend, h);
+                    if (--_hairpinUsers[key] == 0)
+                    {
+                        _hairpinUsers.Remove(key);
+                    }
+                }
+            }
         }
 
         if (fresh is not null)
@@ -64,7 +85,13 @@ internal sealed class PortStateStore(string directory)
                 list.Add((id, p));
             }
 
-            _hairpins[id] = NftablesScript.Hairpins(fresh.ContainerAddresses, fresh.Ports);
+            var hairpins = Hairpin.Of(fresh.ContainerAddresses, fresh.Ports);
+            _hairpins[id] = hairpins;
+            foreach (var h in hairpins)
+            {
+                var key = (fresh.Backend, h);
+                _hairpinUsers[key] = _hairpinUsers.GetValueOrDefault(key) + 1;
+            }
         }
     }
 
@@ -81,6 +108,7 @@ internal sealed class PortStateStore(string directory)
             _cache.Clear();
             _index.Clear();
             _hairpins.Clear();
+            _hairpinUsers.Clear();
             return result;
         }
 
@@ -139,7 +167,7 @@ internal sealed class PortStateStore(string directory)
             w.WriteStartObject();
             w.WriteNumber("version", 1);
             w.WriteString("sandboxId", publication.SandboxId);
-            w.WriteString("backend", "nftables");
+            w.WriteString("backend", publication.Backend == PortMappingBackend.Iptables ? "iptables" : "nftables");
             w.WritePropertyName("mappings");
             PortMappingJson.WriteArray(w, publication.Mappings);
             w.WriteStartArray("addresses");
@@ -191,7 +219,13 @@ internal sealed class PortStateStore(string directory)
                     p.GetProperty("containerPort").GetInt32()));
             }
 
-            return new PortPublication(root.GetProperty("sandboxId").GetString()!, mappings, addresses, ports, PortMappingBackend.Nftables);
+            var backend = root.TryGetProperty("backend", out var b) ? b.GetString() : "nftables";
+            return new PortPublication(root.GetProperty("sandboxId").GetString()!, mappings, addresses, ports, backend switch
+            {
+                "nftables" => PortMappingBackend.Nftables,
+                "iptables" => PortMappingBackend.Iptables,
+                _ => throw new FormatException($"unknown backend \"{backend}\""),
+            });
         }
         catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
         {

@@ -22,6 +22,12 @@ public sealed record SandboxManagerOptions
 
     /// <summary>Who publishes a sandbox's ports; <see cref="PortMappingMode.Automatic"/> by default.</summary>
     public PortMappingMode PortMapping { get; init; } = PortMappingMode.Automatic;
+
+    /// <summary>
+    /// The kernel mechanism of the built-in port mapper (used when no <see cref="IPortMapper"/> is given):
+    /// nftables when it works here, otherwise iptables, by default.
+    /// </summary>
+    public PortMappingBackend PortBackend { get; init; } = PortMappingBackend.Automatic;
 }
 
 /// <summary>Who publishes ports: never both, or every packet would be translated twice.</summary>
@@ -64,7 +70,7 @@ public sealed class SandboxManager
     /// <param name="namespaces">How namespaces are created and deleted; iproute2's <c>/run/netns</c> when null.</param>
     /// <param name="client">The CNI engine; one built from <see cref="SandboxManagerOptions.Cni"/> when null.</param>
     /// <param name="configs">Where networks are found; the configuration directory, read on each request, when null.</param>
-    /// <param name="ports">Publishes ports in the kernel; nftables with state under <c>&lt;cacheDir&gt;/portmap</c> when null.</param>
+    /// <param name="ports">Publishes ports in the kernel; a <see cref="PortMapper"/> with <see cref="SandboxManagerOptions.PortBackend"/> and state under <c>&lt;cacheDir&gt;/portmap</c> when null.</param>
     public SandboxManager(SandboxManagerOptions? options = null, INetworkNamespaces? namespaces = null, ICniClient? client = null, INetworkConfigSource? configs = null, IPortMapper? ports = null)
     {
         Options = options ?? new SandboxManagerOptions();
@@ -73,9 +79,10 @@ public sealed class SandboxManager
         _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
         _store = new SandboxStore(Options.Cni.CacheDirectory);
         _locks = Path.Combine(Options.Cni.CacheDirectory, "locks");
-        _ports = ports ?? new NftablesPortMapper(new PortMapperOptions
+        _ports = ports ?? new PortMapper(new PortMapperOptions
         {
             StateDirectory = Path.Combine(Options.Cni.CacheDirectory, "portmap"),
+            Backend = Options.PortBackend,
             TimeProvider = Options.Cni.TimeProvider,
         });
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using CniRuntime.IntegrationTests.Infrastructure;
 using CniRuntime.Configuration;
 using CniRuntime.Networks;
@@ -47,6 +46,59 @@ internal sealed class PortMappingWorld : IAsyncDisposable
             s.sendto(b'hi', (h, p)); print(s.recvfrom(1024)[0].decode())
         """;
 
+    // Prints "ready", then the destination (address:port) of the first IPv4 packet of the protocol from the source
+    // address, or "none" when none comes in time. A raw socket sees packets of protocols the kernel has no sockets
+    // for (SCTP here), and packets before any socket takes them.
+    private const string Sniffer = """
+        import select, socket, sys, time
+        proto, src, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+        print('ready', flush=True)
+        end = time.time() + secs
+        while time.time() < end:
+            if not select.select([s], [], [], max(0, end - time.time()))[0]:
+                break
+            d = s.recv(65535); ihl = (d[0] & 15) * 4
+            if socket.inet_ntoa(d[12:16]) == src:
+                print(socket.inet_ntoa(d[16:20]) + ':' + str(int.from_bytes(d[ihl + 2:ihl + 4], 'big')), flush=True); sys.exit(0)
+        print('none', flush=True)
+        """;
+
+    // Sends an SCTP INIT (common header with verification tag 0, CRC32c checksum) to address:port over a raw socket.
+    private const string SctpInit = """
+        import socket, struct, sys
+        def crc32c(data):
+            crc = 0xffffffff
+            for b in data:
+                crc ^= b
+                for _ in range(8):
+                    crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+            return crc ^ 0xffffffff
+        dst, port = sys.argv[1], int(sys.argv[2])
+        init = struct.pack('!BBHIIHHI', 1, 0, 20, 0x1234567, 65535, 1, 1, 1)
+        head = struct.pack('!HH', 40000, port) + b'\0' * 8
+        packet = head[:8] + struct.pack('<I', crc32c(head + init)) + init
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, 132).sendto(packet, (dst, 0))
+        """;
+
+    // Forges an Ethernet frame carrying a TCP SYN from src to dst:port and sends it out of ifname to the MAC given:
+    // what a neighbour on the link can do, whatever the destination address.
+    private const string ForgedSyn = """
+        import socket, struct, sys
+        ifname, mac, src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+        def csum(b):
+            b += b'\0' * (len(b) % 2); t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+            while t >> 16: t = (t & 0xffff) + (t >> 16)
+            return ~t & 0xffff
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((ifname, 0))
+        a, b = socket.inet_aton(src), socket.inet_aton(dst)
+        tcp = struct.pack('!HHIIBBHHH', 40001, port, 1, 0, 5 << 4, 2, 64240, 0, 0)
+        tcp = tcp[:16] + struct.pack('!H', csum(a + b + struct.pack('!BBH', 0, 6, len(tcp)) + tcp)) + tcp[18:]
+        ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, a, b)
+        ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+        s.send(bytes.fromhex(mac.replace(':', '')) + s.getsockname()[4] + b'\x08\x00' + ip + tcp)
+        """;
+
     private readonly NetnsFixture _fixture;
     private readonly List<Process> _servers = [];
 
@@ -74,6 +126,15 @@ internal sealed class PortMappingWorld : IAsyncDisposable
 
     /// <summary>The node's address on the link to the client: the host IP clients connect to.</summary>
     public string HostIp => LinkSubnet.Host(1);
+
+    /// <summary>The client's address on the link.</summary>
+    public string ClientIp => LinkSubnet.Host(2);
+
+    /// <summary>The node's end of the link to the client.</summary>
+    public string NodeInterface { get; private set; } = null!;
+
+    /// <summary>The client's end of the link.</summary>
+    public string ClientInterface { get; private set; } = null!;
 
     public static async Task<PortMappingWorld> CreateAsync(NetnsFixture fixture)
     {
@@ -111,8 +172,8 @@ internal sealed class PortMappingWorld : IAsyncDisposable
         await RunAsync("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
         world.ClientNs = await fixture.AddNamespaceAsync();
         var n = NextUnique();
-        var nodeEnd = string.Create(CultureInfo.InvariantCulture, $"pmn{n}");
-        var clientEnd = string.Create(CultureInfo.InvariantCulture, $"pmc{n}");
+        var nodeEnd = world.NodeInterface = string.Create(CultureInfo.InvariantCulture, $"pmn{n}");
+        var clientEnd = world.ClientInterface = string.Create(CultureInfo.InvariantCulture, $"pmc{n}");
         await RunAsync(Prerequisites.Ip, "link", "add", nodeEnd, "type", "veth", "peer", "name", clientEnd, "netns", world.ClientNs.Name);
         await RunAsync(Prerequisites.Ip, "addr", "add", world.LinkSubnet.Host(1) + "/24", "dev", nodeEnd);
         await RunAsync(Prerequisites.Ip, "link", "set", nodeEnd, "up");
@@ -183,33 +244,55 @@ internal sealed class PortMappingWorld : IAsyncDisposable
         }
     }
 
-    /// <summary>The number of elements in the maps and sets of our tables, and the number of rules in them.</summary>
-    public static async Task<(int Elements, int Rules, int Tables)> CountOursAsync(string table)
+    /// <summary>
+    /// Starts a raw-socket sniffer in <paramref name="netns"/> for IPv4 packets of <paramref name="protocol"/> from
+    /// <paramref name="source"/>, runs <paramref name="send"/> once it listens, and returns where the first such
+    /// packet was addressed (<c>address:port</c>), or null when none arrived within <paramref name="seconds"/>.
+    /// </summary>
+    public static async Task<string?> SniffAsync(Netns netns, int protocol, string source, Func<Task> send, double seconds = 2)
     {
-        using var document = JsonDocument.Parse(await RunAsync("nft", "-j", "list", "ruleset"));
-        int elements = 0, rules = 0, tables = 0;
-        foreach (var item in document.RootElement.GetProperty("nftables").EnumerateArray())
+        var start = new ProcessStartInfo(Prerequisites.Ip) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", netns.Name, "python3", "-c", Sniffer, protocol.ToString(CultureInfo.InvariantCulture), source, seconds.ToString(CultureInfo.InvariantCulture) })
         {
-            foreach (var kind in new[] { "map", "set" })
-            {
-                if (item.TryGetProperty(kind, out var s) && s.GetProperty("table").GetString() == table && s.TryGetProperty("elem", out var elem))
-                {
-                    elements += elem.GetArrayLength();
-                }
-            }
-
-            if (item.TryGetProperty("rule", out var r) && r.GetProperty("table").GetString() == table)
-            {
-                rules++;
-            }
-
-            if (item.TryGetProperty("table", out var t) && t.ValueKind == JsonValueKind.Object && t.GetProperty("name").GetString() == table)
-            {
-                tables++;
-            }
+            start.ArgumentList.Add(a);
         }
 
-        return (elements, rules, tables);
+        using var sniffer = Process.Start(start)!;
+        try
+        {
+            var ready = await sniffer.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            if (ready != "ready")
+            {
+                throw new InvalidOperationException($"the sniffer did not start: {ready} {await sniffer.StandardError.ReadToEndAsync()}");
+            }
+
+            await send();
+            var seen = await sniffer.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(seconds + 10));
+            return seen == "none" ? null : seen;
+        }
+        finally
+        {
+            if (!sniffer.HasExited)
+            {
+                sniffer.Kill();
+            }
+
+            await sniffer.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>Sends an SCTP INIT from the client namespace to <paramref name="host"/>:<paramref name="port"/>.</summary>
+    public Task SendSctpInitAsync(string host, int port) =>
+        ExecAsync(ClientNs, "python3", "-c", SctpInit, host, port.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// Forges, in the client namespace, a TCP SYN from the client to <paramref name="destination"/>:<paramref name="port"/>
+    /// inside a frame sent straight to the node's MAC address on the link, as a neighbour can.
+    /// </summary>
+    public async Task SendForgedSynAsync(string destination, int port)
+    {
+        var mac = (string)(await FindLinkAsync(null, NodeInterface))!["address"]!;
+        await ExecAsync(ClientNs, "python3", "-c", ForgedSyn, ClientInterface, mac, ClientIp, destination, port.ToString(CultureInfo.InvariantCulture));
     }
 
     public async ValueTask DisposeAsync()

@@ -12,17 +12,34 @@ public sealed class NftablesScriptTests
     [Fact]
     public void Adding_puts_forwards_in_the_maps_of_their_family_with_the_sandbox_as_comment()
     {
-        var script = new NftablesScript("cnirt", false).Add("sb1", [Any4, Specific6], [(IpPrefix.Parse("10.1.0.0/24"), IPAddress.Parse("10.1.0.2"))]).ToString();
+        var script = new NftablesScript("cnirt", false).Add("sb1", [Any4, Specific6], [new Hairpin(IpPrefix.Parse("10.1.0.0/24"), IPAddress.Parse("10.1.0.2"))]).ToString();
         Assert.Contains("add element ip cnirt hp_any { tcp . 8080 comment \"sb1\" : 10.1.0.2 . 80 }\n", script, StringComparison.Ordinal);
         Assert.Contains("add element ip6 cnirt hp_ip { fd00::1 . udp . 53 comment \"sb1\" : fd00:1::2 . 5353 }\n", script, StringComparison.Ordinal);
         Assert.Contains("add element ip cnirt hairpin { 10.1.0.0/24 . 10.1.0.2 }\n", script, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Removing_adds_each_element_first_so_that_a_missing_one_does_not_fail_the_batch()
+    public void A_change_is_element_additions_and_deletions_behind_the_layout_mark()
     {
-        var lines = new NftablesScript("cnirt", false).Remove([Any4], []).ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["add element ip cnirt hp_any { tcp . 8080 : 10.1.0.2 . 80 }", "delete element ip cnirt hp_any { tcp . 8080 }"], lines);
+        var lines = new NftablesScript("cnirt", false).RequireLayout(false).Delete([Any4], []).Add("sb1", [Any4 with { HostPort = 8081 }], []).ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(
+            [
+                "add element ip cnirt layout_1 { 1 }",
+                "delete element ip cnirt hp_any { tcp . 8080 }",
+                "add element ip cnirt hp_any { tcp . 8081 comment \"sb1\" : 10.1.0.2 . 80 }",
+            ],
+            lines);
+        Assert.Contains("layout_1_localhost", new NftablesScript("cnirt", true).RequireLayout(true).ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_rebuild_replaces_both_tables_in_one_batch()
+    {
+        var lines = new NftablesScript("cnirt", false).Rebuild().ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+        Assert.Equal(["add table ip cnirt", "delete table ip cnirt", "add table ip6 cnirt", "delete table ip6 cnirt"], lines[..4]);
+        Assert.Contains("add set ip cnirt layout_1 { type inet_service ; }", lines);
+        Assert.Contains("add set ip6 cnirt layout_1 { type inet_service ; }", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("flush", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -49,9 +66,9 @@ public sealed class NftablesScriptTests
     [Fact]
     public void Hairpin_elements_use_the_containers_subnet()
     {
-        var hairpin = Assert.Single(NftablesScript.Hairpins([IpPrefix.Parse("10.1.0.2/24")], [Any4]));
+        var hairpin = Assert.Single(Hairpin.Of([IpPrefix.Parse("10.1.0.2/24")], [Any4]));
         Assert.Equal("10.1.0.0/24", hairpin.Subnet.ToString());
-        Assert.Equal("fd00:1::/64", NftablesScript.Network(IpPrefix.Parse("fd00:1::2/64")).ToString());
+        Assert.Equal("fd00:1::/64", Hairpin.Network(IpPrefix.Parse("fd00:1::2/64")).ToString());
     }
 
     [Fact]
@@ -76,6 +93,11 @@ public sealed class NftablesScriptTests
         Assert.Equal(publication.Mappings, parsed.Mappings);
         Assert.Equal(publication.ContainerAddresses, parsed.ContainerAddresses);
         Assert.Equal(publication.Ports, parsed.Ports);
+        Assert.Equal(PortMappingBackend.Nftables, parsed.Backend);
+        Assert.Equal(PortMappingBackend.Iptables, PortStateStore.Parse(PortStateStore.Serialize(publication with { Backend = PortMappingBackend.Iptables }), "x").Backend);
         Assert.Throws<CniException>(() => PortStateStore.Parse("{}"u8.ToArray(), "x"));
+        var unknown = Assert.Throws<CniException>(() => PortStateStore.Parse(System.Text.Encoding.UTF8.GetBytes(System.Text.Encoding.UTF8.GetString(PortStateStore.Serialize(publication)).Replace("nftables", "ebtables", StringComparison.Ordinal)), "/state/sb1.json"));
+        Assert.Contains("/state/sb1.json", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("ebtables", unknown.Message, StringComparison.Ordinal);
     }
 }

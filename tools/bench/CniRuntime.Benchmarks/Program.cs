@@ -4,7 +4,7 @@ using CniRuntime.Benchmarks;
 // bdn [BenchmarkDotNet args]  : in-process costs (engine with an instant fake executor).
 // netns [iterations]          : namespace create+delete in-process against `ip netns add` + `ip netns del`.
 // cli CNIRT [iterations]      : the shipped binary: start-up, and cnirt add + del against the plugin execs.
-// portmap [iterations]        : add/remove one port mapping with 0 to 10,000 present (nftables backend).
+// portmap [iterations]        : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap plugin).
 // sandbox [iterations]        : sandbox setup+teardown of 1, 2 and 4 networks against the plugins' own exec time.
 // chain [iterations]          : whole chain of real plugins, the library against a minimal exec driver (needs root
 //                               and a throwaway network namespace: tools/bench/engine.sh).
