@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using CniRuntime.Networks;
+using CniRuntime.Ports;
 using CniRuntime.Protocol;
 using CniRuntime.Sandboxes;
 
@@ -41,6 +42,21 @@ internal static class GlobalOptions
         CustomParser = result => ParseDuration(result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty, result),
     };
 
+    public static readonly Option<PortMappingBackend> PortBackend = new("--port-backend")
+    {
+        Description = "How published ports reach sandboxes: auto (nftables when it works here, else iptables), nftables or iptables",
+        HelpName = "auto|nftables|iptables",
+        Recursive = true,
+        DefaultValueFactory = _ => PortMappingBackend.Automatic,
+        CustomParser = result => (result.Tokens.Count == 1 ? result.Tokens[0].Value : string.Empty) switch
+        {
+            "auto" => PortMappingBackend.Automatic,
+            "nftables" => PortMappingBackend.Nftables,
+            "iptables" => PortMappingBackend.Iptables,
+            var other => Fail(result, $"invalid --port-backend \"{other}\": expected auto, nftables or iptables"),
+        },
+    };
+
     public static readonly Option<bool> Debug = new("--debug")
     {
         Description = "Print stack traces with errors",
@@ -59,6 +75,7 @@ internal static class GlobalOptions
         root.Options.Add(ConfDir);
         root.Options.Add(CacheDir);
         root.Options.Add(Timeout);
+        root.Options.Add(PortBackend);
         root.Options.Add(Debug);
         root.Options.Add(Json);
     }
@@ -98,8 +115,14 @@ internal static class GlobalOptions
     {
         var cni = ClientOptions(parse);
         var configDirectory = ConfigDirectory(parse);
-        var options = new SandboxManagerOptions { Cni = cni, ConfigDirectory = configDirectory };
+        var options = new SandboxManagerOptions { Cni = cni, ConfigDirectory = configDirectory, PortBackend = parse.GetValue(PortBackend) };
         return new SandboxManager(options, configs: new DefaultNetworkConfigSource(configDirectory, cni.CacheDirectory));
+    }
+
+    private static PortMappingBackend Fail(System.CommandLine.Parsing.ArgumentResult result, string message)
+    {
+        result.AddError(message);
+        return PortMappingBackend.Automatic;
     }
 
     public static TimeSpan? ParseDuration(string text, System.CommandLine.Parsing.ArgumentResult? result = null)

@@ -108,7 +108,8 @@ public sealed record PortMapperOptions
 
     /// <summary>
     /// The name of what is ours in the kernel: the nft tables (one <c>ip</c>, one <c>ip6</c>), and in upper case the
-    /// prefix of the iptables chains. 1-12 lower-case letters, digits or <c>_</c>, starting with a letter.
+    /// prefix of the iptables chains. 1-12 lower-case letters, digits or <c>_</c>, starting with a letter. One state
+    /// directory per table name: a rebuild makes the tables hold exactly that directory's publications.
     /// </summary>
     public string TableName { get; init; } = "cnirt";
 

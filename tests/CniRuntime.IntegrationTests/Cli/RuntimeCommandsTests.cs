@@ -4,7 +4,12 @@ using CniRuntime.IntegrationTests.Infrastructure;
 namespace CniRuntime.IntegrationTests.Cli;
 
 /// <summary>cnirt's own commands, run as the published binary: netns, run/ls/inspect/rm, validate, version, completion.</summary>
+/// <remarks>
+/// With the port mapping suites: cnirt publishes in the node's one <c>cnirt</c> table, which must not change under
+/// those tests' feet (nor they under these).
+/// </remarks>
 [Trait("Category", "Integration")]
+[Collection(Ports.NetfilterTests.Name)]
 public sealed class RuntimeCommandsTests : IAsyncLifetime
 {
     private readonly NetnsFixture _node = new();
@@ -85,6 +90,29 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
         _ = Assert.Single((await Cnirt("ls")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the header alone
         Assert.Equal(1, (await Cnirt("rm", "web")).ExitCode);
         Assert.Equal(0, (await Cnirt("rm", "--force", "web")).ExitCode);
+    }
+
+    [IntegrationFact]
+    public async Task Run_with_the_iptables_backend_publishes_in_chains_of_ours_and_rm_removes_them()
+    {
+        var run = await Cnirt("run", "--port-backend", "iptables", "-p", "8181:80", "-p", "5353:53/udp");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var save = await NetnsFixture.RunAsync("iptables-save", "-t", "nat");
+        Assert.Contains("--dport 8181 -j DNAT", save, StringComparison.Ordinal);
+        Assert.Contains("-p udp -m udp --dport 5353 -j DNAT", save, StringComparison.Ordinal);
+        var ports = await Cnirt("ports", "ls");
+        Assert.Contains("8181", ports.Stdout, StringComparison.Ordinal);
+        var id = run.Stdout.Split('\n').First(l => l.StartsWith("ID", StringComparison.Ordinal))[10..];
+
+        // The setting is not needed to remove them: each publication remembers its backend.
+        var rm = await Cnirt("rm", id);
+
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        Assert.DoesNotContain("CNIRT-DN-", await NetnsFixture.RunAsync("iptables-save", "-t", "nat"), StringComparison.Ordinal);
+        var bad = await Cnirt("ls", "--port-backend", "ebtables");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("invalid --port-backend \"ebtables\": expected auto, nftables or iptables", bad.Stderr, StringComparison.Ordinal);
     }
 
     [IntegrationFact]

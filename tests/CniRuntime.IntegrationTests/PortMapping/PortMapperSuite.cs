@@ -107,6 +107,30 @@ public abstract class PortMapperSuite : IAsyncLifetime
     }
 
     [IntegrationFact]
+    public async Task Hairpin_works_with_bridge_netfilter_off_as_well_as_on()
+    {
+        // With bridge-nf-call-iptables=1 (the default here, and the tests above) the bridge itself DNATs frames; with
+        // 0 hairpin traffic is routed through the host instead. Both must reach the sandbox, from itself and a neighbour.
+        var (netns, id, addresses) = await World.AddSandboxAsync(80, 53);
+        var (neighbour, _, _) = await World.AddSandboxAsync(81, 54);
+        await Mapper.PublishAsync(id, [new PortMapping(8086, 80), new PortMapping(5356, 53, "udp")], addresses, default);
+        await RunAsync("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-ip6tables=0");
+        try
+        {
+            Assert.Equal($"tcp:hi:{World.BridgeSubnet.Host(1)}", await AskAsync(netns, World.HostIp, 8086, "tcp"));
+            Assert.Equal($"tcp:hi:{World.BridgeSubnet.Host(1)}", await AskAsync(neighbour, World.HostIp, 8086, "tcp"));
+            Assert.StartsWith("udp:hi:", await AskAsync(neighbour, World.HostIp, 5356, "udp"), StringComparison.Ordinal);
+            Assert.StartsWith("tcp:hi:", await AskAsync(neighbour, World.HostIp6, 8086, "tcp"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await RunAsync("sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1");
+        }
+
+        await Mapper.UnpublishAsync(id, default);
+    }
+
+    [IntegrationFact]
     public async Task IPv6_reaches_the_sandbox_from_another_host_the_node_and_a_neighbour_on_all_addresses_and_a_specific_one()
     {
         var (_, id, addresses) = await World.AddSandboxAsync(80, 53);
@@ -191,6 +215,8 @@ public abstract class PortMapperSuite : IAsyncLifetime
         // Nothing listens on the host: the datagram is refused, and conntrack remembers the un-NATed flow.
         Assert.True(await FailsAsync(World.ClientNs, World.HostIp, 5454, "udp", sourcePort: 40404, timeoutSeconds: 1));
         Assert.Contains("dport=5454", await RunAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", "5454"), StringComparison.Ordinal);
+        // An unrelated flow, which no conntrack deletion of ours may touch (an empty filter would flush it).
+        Assert.True(await FailsAsync(World.ClientNs, World.HostIp, 5999, "udp", sourcePort: 40405, timeoutSeconds: 1));
 
         await Mapper.PublishAsync(id, [new PortMapping(5454, 53, "udp"), new PortMapping(5455, 53, "sctp")], addresses, default);
 
@@ -199,6 +225,7 @@ public abstract class PortMapperSuite : IAsyncLifetime
         // Unpublish deletes the DNAT'd entry too, so the same flow no longer reaches the container.
         Assert.DoesNotContain("dport=5454", await RunAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", "5454"), StringComparison.Ordinal);
         Assert.True(await FailsAsync(World.ClientNs, World.HostIp, 5454, "udp", sourcePort: 40404, timeoutSeconds: 1));
+        Assert.Contains("dport=5999", await RunAsync("conntrack", "-L", "-p", "udp", "--orig-port-dst", "5999"), StringComparison.Ordinal);
     }
 
     [IntegrationFact]
