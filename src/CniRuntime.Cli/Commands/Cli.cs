@@ -33,6 +33,7 @@ internal static class Cli
         root.Subcommands.Add(NetnsCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RmCommand.Create());
+        root.Subcommands.Add(RecoverCommand.Create());
         root.Subcommands.Add(LsCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(PortsCommand.Create());

@@ -3,9 +3,10 @@ using System.Text.Json;
 namespace CniRuntime.Caching;
 
 /// <summary>
-/// What the runtime keeps of one successful ADD (libcni's cached attachment): who was attached to which network
-/// through which interface, with the configuration, arguments and result ADD used, so DEL, CHECK and GC can run
-/// after the configuration changed or the runtime restarted.
+/// What the runtime keeps of one ADD (libcni's cached attachment): who was attached to which network through which
+/// interface, with the configuration, arguments and result ADD used, so DEL, CHECK and GC can run after the
+/// configuration changed or the runtime restarted. It is written before the first plugin runs (marked
+/// <see cref="Pending"/>) and again, with the result, when ADD succeeded.
 /// </summary>
 public sealed record NetworkAttachment
 {
@@ -35,6 +36,13 @@ public sealed record NetworkAttachment
 
     /// <summary>True when read from a pre-0.8 libcni cache file that holds only the raw result.</summary>
     public bool IsLegacy { get; init; }
+
+    /// <summary>
+    /// The operation that recorded this attachment before its first plugin ran and has not finished (<c>ADD</c>),
+    /// or null for a finished ADD. A pending attachment left behind by a runtime that was killed is undone by
+    /// <see cref="Networks.CniClient.RecoverAsync"/>; DEL and GC treat it as any other attachment.
+    /// </summary>
+    public string? Pending { get; init; }
 
     /// <summary>The cached result parsed (a result without a version takes <paramref name="versionIfMissing"/>), or null when none was cached.</summary>
     /// <exception cref="Protocol.CniException">The cached result is not a valid result of a known version.</exception>

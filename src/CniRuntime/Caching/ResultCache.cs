@@ -18,6 +18,12 @@ public sealed class ResultCache
     /// <summary>The largest cache file read; anything larger is treated as corrupt.</summary>
     public const int MaxFileBytes = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// The key that marks an attachment whose ADD has not finished. libcni ignores unknown keys, and a finished ADD
+    /// leaves no trace of it, so finished files stay byte for byte what libcni writes.
+    /// </summary>
+    public const string PendingKey = "cniruntime.pending";
+
     private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a cache rooted at <paramref name="cacheDirectory"/> (libcni's default is <c>/var/lib/cni</c>).</summary>
@@ -202,6 +208,11 @@ public sealed class ResultCache
                 result.WriteTo(writer);
             }
 
+            if (attachment.Pending is { Length: > 0 } pending)
+            {
+                writer.WriteString(PendingKey, pending);
+            }
+
             writer.WriteEndObject();
         }
 
@@ -313,6 +324,7 @@ public sealed class ResultCache
                 CniArgs = cniArgs,
                 CapabilityArgs = capabilityArgs,
                 Result = root.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object ? result : null,
+                Pending = String(root, PendingKey) is { Length: > 0 } pending ? pending : null,
             };
             return true;
         }

@@ -124,6 +124,10 @@ public sealed partial class CniClient : ICniClient
         var cniArgs = CniArgs.Format(runtimeConfig.Args);
 
         using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+
+        // The intent goes to disk before the first plugin runs, so that whatever a killed runtime leaves half done
+        // can be found and undone (RecoverAsync, GC, DEL); a disk that cannot take it fails ADD before any change.
+        await Cache.WriteAsync(ToAttachment(list, runtimeConfig, null) with { Pending = CniCommand.Add }, cancellationToken).ConfigureAwait(false);
         CniResult? result = null;
         var started = 0;
         try
@@ -147,13 +151,19 @@ public sealed partial class CniClient : ICniClient
             await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
             return result;
         }
-        catch (Exception ex) when (Options.RollbackFailedAdd && ex is CniException or OperationCanceledException)
+        catch (Exception ex) when (ex is CniException or OperationCanceledException)
         {
             // A plugin that refuses the version (code 1) has done nothing, and would refuse DEL the same way.
             var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
-            if (ran > 0)
+            if (Options.RollbackFailedAdd && ran > 0)
             {
+                // Deletes the intent when the rollback succeeds, and keeps it for a later DEL when it fails.
                 await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+            }
+            else
+            {
+                // Without rollback the caller owns the cleanup, as with libcni, which leaves no cache file.
+                Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
             }
 
             // Nothing of the attachment is left; neither should its lock file be (removal is safe for waiters).
@@ -169,7 +179,15 @@ public sealed partial class CniClient : ICniClient
         var version = list.GetVersion();
         var cniArgs = CniArgs.Format(runtimeConfig.Args);
         using var attachmentLock = await Cache.LockAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        await DeleteLockedAsync(list, runtimeConfig, version, cniArgs, cancellationToken).ConfigureAwait(false);
+        attachmentLock.RemoveOnRelease();
+        return true;
+    }
 
+    // DEL with the attachment's lock held: every plugin in reverse, then the cache file (kept when a plugin fails,
+    // so that a retry still has prevResult).
+    private async Task DeleteLockedAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniVersion version, string cniArgs, CancellationToken cancellationToken)
+    {
         CniResult? cached = null;
         if (version >= CniVersion.V040)
         {
@@ -185,9 +203,56 @@ public sealed partial class CniClient : ICniClient
 
         await DeletePluginsAsync(list, list.Plugins.Count, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
         Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
-        attachmentLock.RemoveOnRelease();
+    }
 
-        return true;
+    /// <summary>
+    /// Undoes what a runtime killed in the middle of ADD left behind: every cached attachment still marked
+    /// <see cref="NetworkAttachment.Pending"/> is deleted (DEL of every plugin, last first, with the configuration and
+    /// arguments ADD recorded; the namespace only if it still exists) and its cache file removed. An ADD still
+    /// running in another process holds the attachment's lock: recovery waits for it and then leaves it alone.
+    /// Run it when the runtime starts, before new work.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the waits for locks and the plugin calls.</param>
+    /// <returns>The attachments undone.</returns>
+    /// <exception cref="CniAggregateException">Some could not be undone; they stay pending for the next try.</exception>
+    public async Task<IReadOnlyList<NetworkAttachment>> RecoverAsync(CancellationToken cancellationToken = default)
+    {
+        var undone = new List<NetworkAttachment>();
+        var errors = new List<Exception>();
+        foreach (var found in await Cache.ListAsync(null, cancellationToken).ConfigureAwait(false))
+        {
+            if (found.Pending is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var attachmentLock = await Cache.LockAsync(found.NetworkName, found.ContainerId, found.InterfaceName, cancellationToken).ConfigureAwait(false);
+                var attachment = await Cache.ReadAsync(found.NetworkName, found.ContainerId, found.InterfaceName, cancellationToken).ConfigureAwait(false);
+                if (attachment?.Pending is null)
+                {
+                    continue; // it finished (or was deleted) while we waited
+                }
+
+                var list = NetworkConfigList.Parse(attachment.Config.Span);
+                var runtimeConfig = RuntimeConfig.FromAttachment(attachment);
+                if (runtimeConfig.NetworkNamespace is { } netns && !File.Exists(netns))
+                {
+                    runtimeConfig = runtimeConfig with { NetworkNamespace = null };
+                }
+
+                await DeleteLockedAsync(list, runtimeConfig, list.GetVersion(), CniArgs.Format(runtimeConfig.Args), cancellationToken).ConfigureAwait(false);
+                attachmentLock.RemoveOnRelease();
+                undone.Add(attachment);
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        return errors.Count > 0 ? throw new CniAggregateException("recovery of half-done ADDs failed", errors) : undone;
     }
 
     private async Task<bool> CheckCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
@@ -569,9 +634,15 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    private static NetworkAttachment ToAttachment(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult result)
+    private static NetworkAttachment ToAttachment(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? result)
     {
-        var reader = new Utf8JsonReader(CniResultJson.ToUtf8Bytes(result));
+        JsonElement? element = null;
+        if (result is not null)
+        {
+            var reader = new Utf8JsonReader(CniResultJson.ToUtf8Bytes(result));
+            element = JsonElement.ParseValue(ref reader);
+        }
+
         return new NetworkAttachment
         {
             ContainerId = runtimeConfig.ContainerId,
@@ -581,7 +652,7 @@ public sealed partial class CniClient : ICniClient
             Config = list.Bytes,
             CniArgs = runtimeConfig.Args,
             CapabilityArgs = runtimeConfig.CapabilityArgs,
-            Result = JsonElement.ParseValue(ref reader),
+            Result = element,
         };
     }
 }

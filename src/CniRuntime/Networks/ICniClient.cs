@@ -37,4 +37,7 @@ public interface ICniClient
 
     /// <summary>The cached attachments, of every container or of one.</summary>
     Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Undoes the ADDs that a killed runtime left half done (see <see cref="CniClient.RecoverAsync"/>).</summary>
+    Task<IReadOnlyList<NetworkAttachment>> RecoverAsync(CancellationToken cancellationToken = default);
 }

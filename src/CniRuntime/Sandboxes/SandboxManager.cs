@@ -125,8 +125,8 @@ public sealed class SandboxManager
         }
 
         var ownsNamespace = request.NetworkNamespace is null;
-        var netns = request.NetworkNamespace
-            ?? await _namespaces.CreateAsync(Options.NamespacePrefix + id[..Math.Min(12, id.Length)], cancellationToken).ConfigureAwait(false);
+        var namespaceName = Options.NamespacePrefix + id[..Math.Min(12, id.Length)];
+        var netns = request.NetworkNamespace ?? _namespaces.GetPath(namespaceName);
         var state = new SandboxState
         {
             Id = id,
@@ -137,14 +137,31 @@ public sealed class SandboxManager
             Labels = request.Labels,
             Networks = [.. plan.Select(p => (p.List.Name, p.InterfaceName))],
             PortMappings = request.Capabilities.PortMappings,
+            Phase = SandboxPhase.Setup,
         };
+
+        // The plan is on disk before anything is created, the namespace included: a crash from here on leaves a
+        // record that names everything to clean up (RecoverAsync).
+        await _store.WriteAsync(state, cancellationToken).ConfigureAwait(false);
+        if (ownsNamespace)
+        {
+            try
+            {
+                netns = await _namespaces.CreateAsync(namespaceName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NetworkNamespaceException or OperationCanceledException)
+            {
+                // Nothing was created (a namespace of that name that exists already is not ours to delete).
+                _store.Delete(id);
+                sandboxLock.RemoveOnRelease();
+                throw;
+            }
+        }
 
         var attached = new List<(PlannedAttachment Plan, CniResult Result)>();
         PortPublication? publication = null;
         try
         {
-            // The plan is on disk before the first plugin runs: a crash from here on leaves a record to clean up from.
-            await _store.WriteAsync(state, cancellationToken).ConfigureAwait(false);
             foreach (var step in plan)
             {
                 var result = await _client.AddNetworkListAsync(step.List, step.Runtime(id, netns), cancellationToken).ConfigureAwait(false);
@@ -161,10 +178,19 @@ public sealed class SandboxManager
                     ?? throw new CniException(CniErrorCode.InvalidNetworkConfig, $"sandbox {id} has no address to publish ports to");
                 publication = await _ports.PublishAsync(id, request.Capabilities.PortMappings, addresses, cancellationToken).ConfigureAwait(false);
             }
+
+            // Until this is on disk, recovery undoes the setup; if it cannot be written, the setup is undone now.
+            state = state with { Phase = SandboxPhase.Ready };
+            await _store.WriteAsync(state, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CniException or OperationCanceledException)
         {
             var cleanup = new List<Exception>();
+            if (publication is not null)
+            {
+                await TryAsync(() => _ports.UnpublishAsync(id, CancellationToken.None), cleanup).ConfigureAwait(false);
+            }
+
             for (var i = attached.Count - 1; i >= 0; i--)
             {
                 try
@@ -389,6 +415,70 @@ public sealed class SandboxManager
         return errors.Count > 0 ? throw new CniAggregateException("sandbox GC failed", errors) : removed;
     }
 
+    /// <summary>
+    /// Finishes what a runtime killed in the middle of an operation left behind; run it when the runtime starts.
+    /// Sandboxes whose setup or teardown did not complete are torn down (an interrupted setup is undone, since
+    /// its caller is gone), with the namespaces they created (the record names a namespace before it is made),
+    /// ADDs of no sandbox that did not complete are undone (<see cref="CniClient.RecoverAsync"/>), and the port
+    /// mappings of the remaining sandboxes are restored in the kernel while those of others are dropped. Sandboxes
+    /// that are ready are left alone, and so is every namespace no record names. Excludes setup and teardown while
+    /// it runs.
+    /// </summary>
+    /// <returns>The IDs of the sandboxes removed.</returns>
+    /// <exception cref="CniAggregateException">Something could not be recovered; what could was.</exception>
+    public async Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken = default)
+    {
+        using var exclusive = await LockAsync("gc", cancellationToken).ConfigureAwait(false);
+        var errors = new List<Exception>();
+        var removed = new List<string>();
+        var ready = new List<SandboxState>();
+        foreach (var id in _store.ListIds())
+        {
+            SandboxState? state = null;
+            try
+            {
+                state = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniCacheException)
+            {
+                // An unreadable record (a crash before fsync on an old kernel, a disk error): torn down from the cache.
+            }
+
+            if (state is { Phase: SandboxPhase.Ready })
+            {
+                ready.Add(state);
+                continue;
+            }
+
+            try
+            {
+                if (await TeardownLockedAsync(id, cancellationToken).ConfigureAwait(false))
+                {
+                    removed.Add(id);
+                }
+            }
+            catch (CniException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        await TryAsync(() => _client.RecoverAsync(cancellationToken), errors).ConfigureAwait(false);
+        try
+        {
+            if ((await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).Count > 0)
+            {
+                await _ports.ReconcileAsync(ready.Select(s => s.Id), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (CniException ex)
+        {
+            errors.Add(ex);
+        }
+
+        return errors.Count > 0 ? throw new CniAggregateException("sandbox recovery failed", errors) : removed;
+    }
+
     private async Task<bool> TeardownLockedAsync(string id, CancellationToken cancellationToken)
     {
         using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
@@ -408,6 +498,11 @@ public sealed class SandboxManager
             .ToList();
         var netns = state?.NetworkNamespace;
         var errors = new List<Exception>();
+        if (state is { Phase: not SandboxPhase.Teardown })
+        {
+            // From here on, recovery finishes the teardown if this process dies.
+            await _store.WriteAsync(state with { Phase = SandboxPhase.Teardown }, cancellationToken).ConfigureAwait(false);
+        }
 
         // Ports go before the networks they point into.
         await TryAsync(() => _ports.UnpublishAsync(id, cancellationToken), errors).ConfigureAwait(false);

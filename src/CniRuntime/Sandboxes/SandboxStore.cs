@@ -28,6 +28,22 @@ internal sealed record SandboxState
 
     /// <summary>The ports asked for.</summary>
     public IReadOnlyList<PortMapping> PortMappings { get; init; } = [];
+
+    /// <summary>Where the sandbox's life is: a record left in setup or teardown by a killed runtime is recovered.</summary>
+    public SandboxPhase Phase { get; init; } = SandboxPhase.Ready;
+}
+
+/// <summary>The operation a sandbox record is in.</summary>
+internal enum SandboxPhase
+{
+    /// <summary>Setup has started and not finished.</summary>
+    Setup,
+
+    /// <summary>Setup finished; the sandbox is in use.</summary>
+    Ready,
+
+    /// <summary>Teardown has started and not finished.</summary>
+    Teardown,
 }
 
 /// <summary>Sandbox state files: <c>&lt;cacheDir&gt;/sandboxes/&lt;id&gt;.json</c>, written atomically.</summary>
@@ -75,6 +91,12 @@ internal sealed class SandboxStore(string cacheDirectory)
             writer.WriteStartObject();
             writer.WriteNumber("version", SandboxState.CurrentVersion);
             writer.WriteString("id", state.Id);
+            writer.WriteString("phase", state.Phase switch
+            {
+                SandboxPhase.Setup => "setup",
+                SandboxPhase.Teardown => "teardown",
+                _ => "ready",
+            });
             if (state.Name is not null)
             {
                 writer.WriteString("name", state.Name);
@@ -153,6 +175,13 @@ internal sealed class SandboxStore(string cacheDirectory)
                 Created = DateTimeOffset.Parse(Required(root, "created", path), CultureInfo.InvariantCulture),
                 Labels = labels,
                 Networks = networks,
+                Phase = (root.TryGetProperty("phase", out var phase) ? phase.GetString() : "ready") switch
+                {
+                    "setup" => SandboxPhase.Setup,
+                    "ready" => SandboxPhase.Ready,
+                    "teardown" => SandboxPhase.Teardown,
+                    var other => throw new FormatException($"unknown phase \"{other}\""),
+                },
             };
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)

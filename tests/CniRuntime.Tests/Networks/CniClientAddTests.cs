@@ -1,3 +1,4 @@
+using CniRuntime.Caching;
 using System.Text;
 using System.Text.Json.Nodes;
 using CniRuntime.Invocation;
@@ -266,7 +267,7 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
-    public async Task A_cache_that_cannot_be_written_fails_the_ADD_and_rolls_back()
+    public async Task A_cache_that_cannot_be_written_fails_the_ADD_before_any_plugin_runs()
     {
         Directory.CreateDirectory(_f.Dir.Combine("cache"));
         File.WriteAllText(_f.Dir.Combine("cache", "results"), "a file where the directory should be");
@@ -275,7 +276,86 @@ public sealed class CniClientAddTests : IDisposable
 
         Assert.Equal(CniErrorCode.IoFailure, error.Code);
         Assert.StartsWith($"failed to write cache file {_f.CachePath("some-list")}", error.Message, StringComparison.Ordinal);
+        Assert.Empty(_f.Executor.Log); // the intent could not be recorded, so nothing was changed
+    }
+
+    [Fact]
+    public async Task A_cache_that_fails_after_the_plugins_ran_rolls_them_back_and_leaves_no_file()
+    {
+        var results = _f.Dir.Combine("cache", "results");
+        _f.Executor.OnCommand("noop3", "ADD", _ =>
+        {
+            // The disk goes away under the running ADD: the final write fails.
+            Directory.Delete(results, recursive: true);
+            File.WriteAllText(results, "a file where the directory should be");
+            return FakePluginExecutor.Success("""{"cniVersion":"1.0.0"}""");
+        });
+
+        var error = await Assert.ThrowsAsync<CniException>(() => _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
+
+        Assert.Equal(CniErrorCode.IoFailure, error.Code);
         Assert.Equal(["DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log.Skip(3));
+    }
+
+    [Fact]
+    public async Task The_intent_is_on_disk_while_the_plugins_run_and_the_finished_file_is_libcnis()
+    {
+        NetworkAttachment? during = null;
+        _f.Executor.On("noop2", _ =>
+        {
+            during = _f.Client.Cache.ReadAsync("some-list", "some-container-id", "eth0").GetAwaiter().GetResult();
+            return FakePluginExecutor.Success("""{"cniVersion":"1.0.0"}""");
+        });
+
+        await _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime());
+
+        Assert.Equal("ADD", during!.Pending);
+        Assert.Null(during.Result);
+        Assert.Equal("DEBUG=value;K8S_POD_NAME=web", CniArgs.Format(during.CniArgs));
+        var finished = await File.ReadAllTextAsync(_f.CachePath("some-list"));
+        Assert.DoesNotContain(ResultCache.PendingKey, finished, StringComparison.Ordinal);
+        Assert.Null((await _f.Client.Cache.ReadAsync("some-list", "some-container-id", "eth0"))!.Pending);
+    }
+
+    [Fact]
+    public async Task Recovery_deletes_what_a_killed_ADD_left_with_the_configuration_it_recorded()
+    {
+        // What a runtime killed during the second plugin leaves: the intent, and plugins that ran.
+        var list = List(ThreePlugins);
+        await _f.Client.Cache.WriteAsync(new NetworkAttachment
+        {
+            ContainerId = "killed",
+            NetworkName = list.Name,
+            InterfaceName = "eth1",
+            NetworkNamespace = "/nonexistent/netns",
+            Config = list.Bytes,
+            CniArgs = [new("K8S_POD_NAME", "web")],
+            Pending = "ADD",
+        });
+        await _f.Client.AddNetworkListAsync(list, Runtime("finished"));
+        _f.Executor.Clear();
+
+        var undone = await _f.Client.RecoverAsync();
+
+        Assert.Equal("killed", Assert.Single(undone).ContainerId);
+        Assert.Equal(["DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log);
+        var del = _f.Executor.Calls[0];
+        Assert.Equal(("killed", "eth1", "K8S_POD_NAME=web"), (del.Environment["CNI_CONTAINERID"], del.Environment["CNI_IFNAME"], del.Environment["CNI_ARGS"]));
+        Assert.Equal(string.Empty, del.Environment["CNI_NETNS"]); // the namespace is gone: DEL without one
+        Assert.False(del.Stdin.ContainsKey("prevResult"));
+        Assert.Equal(["finished"], (await _f.Client.GetCachedAttachmentsAsync()).Select(a => a.ContainerId));
+        Assert.Empty(await _f.Client.RecoverAsync());
+    }
+
+    [Fact]
+    public async Task Without_rollback_a_failed_ADD_leaves_no_cache_file_as_libcni_does()
+    {
+        using var f = new CniClientFixture(o => o with { RollbackFailedAdd = false });
+        f.Executor.On("noop2", _ => FakePluginExecutor.Error(7, "no"));
+
+        await Assert.ThrowsAsync<CniPluginException>(() => f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
+
+        Assert.False(File.Exists(f.CachePath("some-list")));
     }
 
     [Fact]

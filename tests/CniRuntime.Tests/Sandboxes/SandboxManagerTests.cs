@@ -304,6 +304,57 @@ public sealed class SandboxManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task Recovery_undoes_a_setup_the_runtime_died_in_and_leaves_ready_sandboxes_alone()
+    {
+        var ready = await _manager.SetupAsync(new SandboxRequest { Id = "ready", Networks = [new SandboxNetworkRequest("ptp-net")] });
+        // An exception the manager does not handle stands for the process dying in the middle of the ptp ADD.
+        _executor.OnCommand("ptp", CniCommand.Add, _ => throw new ProcessDied());
+        await Assert.ThrowsAsync<ProcessDied>(() => _manager.SetupAsync(TwoNetworks() with { Id = "crashed" }));
+        _executor.OnCommand("ptp", CniCommand.Add, call => Result(call, "10.99.0.7/24", "10.99.0.1", withHostSide: false));
+        Assert.Equal(["crashed", "ready"], (await _manager.ListAsync()).Select(s => s.Id).Order(StringComparer.Ordinal));
+        _executor.Clear();
+
+        var removed = await _manager.RecoverAsync();
+
+        Assert.Equal(["crashed"], removed);
+        // The half-done ptp attachment (only its intent was recorded) and the finished bridge one, last first.
+        Assert.Equal(["DEL ptp", "DEL portmap", "DEL bridge"], _executor.Log);
+        Assert.All(_executor.Calls, c => Assert.Equal("crashed", c.Environment["CNI_CONTAINERID"]));
+        Assert.Equal(["ready"], (await _manager.ListAsync()).Select(s => s.Id));
+        Assert.Equal([ready.NetworkNamespace], _namespaces.Existing);
+        Assert.Equal(["ptp-net-ready-eth0"], Directory.EnumerateFiles(_dir.Combine("cache", "results")).Select(Path.GetFileName));
+        Assert.Empty(await _manager.RecoverAsync());
+
+        // The same sandbox can be set up again.
+        var again = await _manager.SetupAsync(TwoNetworks() with { Id = "crashed" });
+        Assert.Equal(2, again.Attachments.Count);
+    }
+
+    [Fact]
+    public async Task Recovery_finishes_a_teardown_the_runtime_died_in()
+    {
+        var sandbox = await _manager.SetupAsync(TwoNetworks() with { Id = "dying" });
+        _executor.OnCommand("bridge", CniCommand.Del, _ => throw new ProcessDied());
+        await Assert.ThrowsAsync<ProcessDied>(() => _manager.TeardownAsync("dying"));
+        _executor.OnCommand("bridge", CniCommand.Del, _ => FakePluginExecutor.Success());
+        _executor.Clear();
+
+        Assert.Equal(["dying"], await _manager.RecoverAsync());
+
+        Assert.Equal(["DEL portmap", "DEL bridge"], _executor.Log); // ptp was gone already
+        Assert.Empty(await _manager.ListAsync());
+        Assert.DoesNotContain(sandbox.NetworkNamespace, _namespaces.Existing);
+    }
+
+    private sealed class ProcessDied : Exception
+    {
+        public ProcessDied()
+            : base("the runtime was killed here")
+        {
+        }
+    }
+
+    [Fact]
     public async Task Sandboxes_set_up_in_parallel_do_not_interfere()
     {
         _executor.Delay = TimeSpan.FromMilliseconds(5);

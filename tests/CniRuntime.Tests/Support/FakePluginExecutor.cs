@@ -41,6 +41,9 @@ public sealed class FakePluginExecutor : IPluginExecutor
 
     public IEnumerable<string> Log => Calls.Select(c => $"{c.Command} {c.Type}");
 
+    /// <summary>Forgets the calls recorded so far.</summary>
+    public void Clear() => _calls.Clear();
+
     public void On(string type, Func<RecordedCall, PluginProcessResult> handler) => _handlers[type] = handler;
 
     public void OnCommand(string type, string command, Func<RecordedCall, PluginProcessResult> handler)
