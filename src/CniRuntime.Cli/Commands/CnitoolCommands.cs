@@ -86,7 +86,9 @@ internal static class CnitoolCommands
     public static string ContainerIdFor(string absoluteNetnsPath) =>
         "cnitool-" + Convert.ToHexStringLower(Hashing.Sha512.HashData(Encoding.UTF8.GetBytes(absoluteNetnsPath)).AsSpan(0, 10));
 
-    private static Dictionary<string, JsonElement> ParseCapabilityArgs(string? text)
+    /// <summary>CAP_ARGS: a JSON object of capability arguments; a key given twice keeps its last value, as in Go.</summary>
+    /// <exception cref="CniException">Not JSON, or not an object.</exception>
+    internal static Dictionary<string, JsonElement> ParseCapabilityArgs(string? text)
     {
         if (string.IsNullOrEmpty(text))
         {
@@ -104,9 +106,18 @@ internal static class CnitoolCommands
             throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"CAP_ARGS is not valid JSON: {ex.Message}");
         }
 
-        return root.ValueKind == JsonValueKind.Object
-            ? root.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal)
-            : throw new CniException(CniErrorCode.InvalidEnvironmentVariables, "CAP_ARGS must be a JSON object of capability arguments");
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new CniException(CniErrorCode.InvalidEnvironmentVariables, "CAP_ARGS must be a JSON object of capability arguments");
+        }
+
+        var result = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            result[property.Name] = property.Value;
+        }
+
+        return result;
     }
 
     private static string? Get(string name) => Environment.GetEnvironmentVariable(name);

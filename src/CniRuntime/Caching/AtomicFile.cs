@@ -61,32 +61,64 @@ internal static class AtomicFile
         }
     }
 
-    /// <summary>Reads a whole file, or null when it does not exist.</summary>
-    /// <exception cref="IOException">The file exists but cannot be read.</exception>
-    public static async Task<byte[]?> ReadIfExistsAsync(string path, int maxBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a whole file, or null when it does not exist. A symbolic link is refused rather than followed, and
+    /// at most <paramref name="maxBytes"/> are read whatever the file claims to be (a device or a FIFO planted in a
+    /// state directory could otherwise hang the reader or exhaust memory).
+    /// </summary>
+    /// <exception cref="IOException">The file exists but cannot be read, is a symbolic link, or is too large.</exception>
+    public static Task<byte[]?> ReadIfExistsAsync(string path, int maxBytes, CancellationToken cancellationToken)
     {
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(ReadIfExists(path, maxBytes));
+    }
+
+    /// <inheritdoc cref="ReadIfExistsAsync"/>
+    public static byte[]? ReadIfExists(string path, int maxBytes)
+    {
+        var fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloExec | Libc.ONoFollow | Libc.ONonBlock);
+        if (fd < 0)
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            return errno switch
             {
-                return null;
+                Libc.ENoEnt or 20 /* ENOTDIR: a parent is missing */ => null,
+                Libc.ELoop => throw new IOException($"{path} is a symbolic link; state files are never followed through links"),
+                _ => throw new IOException($"cannot open {path}: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}"),
+            };
+        }
+
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
+        var buffer = new byte[Math.Min(maxBytes + 1, 64 * 1024)];
+        var length = 0;
+        while (true)
+        {
+            if (length == buffer.Length)
+            {
+                if (buffer.Length > maxBytes)
+                {
+                    throw new IOException($"{path} is more than the {maxBytes} bytes allowed");
+                }
+
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, maxBytes + 1L));
             }
 
-            if (info.Length > maxBytes)
+            var read = stream.Read(buffer, length, buffer.Length - length);
+            if (read == 0)
             {
-                throw new IOException($"{path} is {info.Length} bytes, more than the {maxBytes} allowed");
+                break;
             }
 
-            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            length += read;
         }
-        catch (FileNotFoundException)
+
+        if (length > maxBytes)
         {
-            return null;
+            throw new IOException($"{path} is more than the {maxBytes} bytes allowed");
         }
-        catch (DirectoryNotFoundException)
-        {
-            return null;
-        }
+
+        Array.Resize(ref buffer, length);
+        return buffer;
     }
 }

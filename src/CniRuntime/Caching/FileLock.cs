@@ -111,8 +111,9 @@ public sealed class FileLock : IDisposable
             throw new CniException(CniErrorCode.IoFailure, $"cannot create lock directory for {path}: {ex.Message}", null, ex);
         }
 
-        // open(2) directly: a FileStream takes a flock of its own that would collide with ours.
-        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OCloExec, 0x180 /* 0600 */);
+        // open(2) directly: a FileStream takes a flock of its own that would collide with ours. A symbolic link
+        // planted in the lock directory is refused, not followed (which would create or lock a file elsewhere).
+        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OCloExec | Libc.ONoFollow, 0x180 /* 0600 */);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();

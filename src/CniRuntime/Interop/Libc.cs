@@ -17,6 +17,9 @@ internal static unsafe partial class Libc
     public const int OCloExec = 0x80000;
     public const int ORdWr = 2;
     public const int OCreat = 0x40;
+    public const int ONoFollow = 0x20000;
+    public const int ONonBlock = 0x800;
+    public const int ELoop = 40;
 
     // struct stat starts with st_dev (8 bytes) then st_ino (8 bytes) on both x86-64 and arm64 Linux.
     private const int StatBufferSize = 256;

@@ -62,6 +62,13 @@ public sealed class PortMapper : IPortMapper
         using var locked = await LockAsync(cancellationToken).ConfigureAwait(false);
         var backend = await CurrentBackendAsync(cancellationToken).ConfigureAwait(false);
         var all = _store.LoadAll();
+        if (_store.Quarantined.Count > 0)
+        {
+            // A state file was damaged: whatever it described must not linger in the kernel and shadow new ports.
+            _store.Quarantined.Clear();
+            await backend.SyncAsync([.. all.Values.Where(p => p.Backend == backend.Kind)], CancellationToken.None).ConfigureAwait(false);
+        }
+
         all.Remove(sandboxId, out var previous);
 
         // Reservation: the store indexes every forward by (family, protocol, port).

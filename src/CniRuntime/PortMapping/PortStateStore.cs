@@ -12,6 +12,9 @@ namespace CniRuntime.Ports;
 /// </summary>
 internal sealed class PortStateStore(string directory)
 {
+    // A publication of 20,000 forwards is about 2.5 MB.
+    private const int MaxFileBytes = 16 * 1024 * 1024;
+
     private readonly Dictionary<string, (DateTime Modified, long Length, PortPublication Publication)> _cache = new(StringComparer.Ordinal);
 
     // (IPv6, protocol, host port) -> the forwards holding it, kept in step with _cache so that a conflict check
@@ -97,6 +100,9 @@ internal sealed class PortStateStore(string directory)
 
     public string Directory { get; } = directory;
 
+    /// <summary>Why files were set aside as corrupt (read by the mapper to decide on a rebuild).</summary>
+    public List<string> Quarantined { get; } = [];
+
     public string PathOf(string sandboxId) => Path.Combine(Directory, sandboxId + ".json");
 
     /// <summary>Every publication on disk, by sandbox ID (call under the lock).</summary>
@@ -126,7 +132,31 @@ internal sealed class PortStateStore(string directory)
                 continue;
             }
 
-            var publication = Parse(File.ReadAllBytes(file.FullName), file.FullName);
+            PortPublication publication;
+            try
+            {
+                publication = Parse(AtomicFile.ReadIfExists(file.FullName, MaxFileBytes) ?? [], file.FullName);
+                if (publication.SandboxId != id)
+                {
+                    throw new CniException(CniErrorCode.DecodingFailure, $"port mapping state file {file.FullName} belongs to sandbox {publication.SandboxId}");
+                }
+            }
+            catch (Exception ex) when (ex is CniException or IOException)
+            {
+                // One damaged file must not stop every publication: it is set aside (kept for inspection), and a
+                // reconcile drops whatever it described from the kernel.
+                Quarantined.Add(ex.Message);
+                try
+                {
+                    File.Move(file.FullName, Path.Combine(Directory, $".{file.Name}.corrupt"), overwrite: true);
+                }
+                catch (Exception moveError) when (moveError is IOException or UnauthorizedAccessException)
+                {
+                }
+
+                continue;
+            }
+
             Track(id, _cache.TryGetValue(id, out var stale) ? stale.Publication : null, publication);
             _cache[id] = (file.LastWriteTimeUtc, file.Length, publication);
             result[id] = publication;

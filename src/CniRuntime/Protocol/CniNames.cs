@@ -60,7 +60,7 @@ public static class CniNames
 
     /// <summary>
     /// Checks an interface name as Linux requires it (code 4): non-empty, at most 15 bytes, not <c>.</c> or
-    /// <c>..</c>, and no <c>/</c>, <c>:</c> or whitespace.
+    /// <c>..</c>, and no <c>/</c>, <c>:</c>, whitespace or control characters.
     /// </summary>
     /// <exception cref="CniException">The name breaks a rule.</exception>
     public static void ValidateInterfaceName(string? interfaceName)
@@ -90,6 +90,12 @@ public static class CniNames
                 throw new CniException(
                     CniErrorCode.InvalidEnvironmentVariables,
                     "interface name contains / or : or whitespace characters");
+            }
+
+            if (char.IsControl(c))
+            {
+                // Linux refuses them, and a NUL would cut the cache file's path short.
+                throw new CniException(CniErrorCode.InvalidEnvironmentVariables, "interface name contains a control character");
             }
         }
     }

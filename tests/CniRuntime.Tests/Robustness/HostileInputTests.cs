@@ -10,8 +10,8 @@ namespace CniRuntime.Tests.Robustness;
 
 /// <summary>
 /// Every parser that reads what others wrote (configurations, plugin results, VERSION replies, error objects, cache
-/// files, CNI_ARGS) ends in a value or a <see cref="CniException"/> on any input: random bytes and mutations of the
-/// valid test data. Never another exception.
+/// files, CNI_ARGS, CAP_ARGS) ends in a value or a <see cref="CniException"/> on any input: random bytes and
+/// mutations of the valid test data, 20,000 per property and 140,000 in all by default. Never another exception.
 /// </summary>
 public sealed class HostileInputTests
 {
@@ -95,6 +95,16 @@ public sealed class HostileInputTests
     [Fact]
     public void CNI_ARGS_text() =>
         Gen.String.Sample(text => OnlyCniExceptions(() => CniArgs.Format(CniArgs.Parse(text))), iter: Iterations);
+
+    [Fact]
+    public void CAP_ARGS_text() =>
+        Gen.OneOf(Gen.String, Inputs.Select(bytes => Encoding.UTF8.GetString(bytes))).Sample(
+            text => OnlyCniExceptions(() => CniRuntime.Cli.Commands.CnitoolCommands.ParseCapabilityArgs(text)),
+            iter: Iterations);
+
+    [Fact]
+    public void A_capability_given_twice_in_CAP_ARGS_keeps_its_last_value() =>
+        Assert.Equal(2, CniRuntime.Cli.Commands.CnitoolCommands.ParseCapabilityArgs("""{"mac":1,"mac":2}""")["mac"].GetInt32());
 
     [Fact]
     public void Version_strings() =>
