@@ -394,15 +394,8 @@ internal sealed class ConformanceRun : IAsyncDisposable
         foreach (var call in adds)
         {
             var json = Text(call.Result!.Stdout);
-            var version = ReadCniVersion(json);
-            if (version is null || !CniVersion.TryParse(version, out var parsed) || !parsed.IsKnown)
-            {
-                problems.Add($"{call.PluginName}: the result's cniVersion is {version ?? "missing"}, which has no schema");
-                continue;
-            }
-
-            problems.AddRange(CniSchemas.Validate(CniDocumentKind.Result, json, resultVersion: parsed).Select(v => $"{call.PluginName}: {v}"));
-            if (version != ConfigVersion)
+            problems.AddRange(CniSchemas.ValidateResult(json, call.PluginName).Select(v => v.ToString()));
+            if (ReadCniVersion(json) is { } version && version != ConfigVersion)
             {
                 versions.Add($"{call.PluginName} answered {version}");
             }
