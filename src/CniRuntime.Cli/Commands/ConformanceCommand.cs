@@ -13,7 +13,7 @@ internal static class ConformanceCommand
 {
     public static Command Create()
     {
-        var plugin = new Option<string>("--plugin") { Description = "The plugin type under test (one of the configuration's plugins)", HelpName = "TYPE", Required = true };
+        var plugin = new Option<string>("--plugin") { Description = "The plugin type under test: one of the configuration's plugins, or an IPAM plugin one of them uses", HelpName = "TYPE", Required = true };
         var config = new Option<string>("--config") { Description = "A configuration list (.conflist) or one plugin's configuration (.conf, .json)", HelpName = "FILE", Required = true };
         var node = new Option<string?>("--node-netns") { Description = "Run the plugins in this existing namespace (default: a throwaway one, deleted afterwards)", HelpName = "NAME" };
         var links = new Option<string[]>("--link") { Description = "Create a veth end of this name in the throwaway node first (a master for macvlan, a device for host-device); repeatable", HelpName = "NAME" };
@@ -27,9 +27,9 @@ internal static class ConformanceCommand
             var file = Path.GetFullPath(parse.GetValue(config)!);
             var list = await NetworkConfigLoader.LoadFileAsync(file, cancellationToken);
             var type = parse.GetValue(plugin)!;
-            if (!list.Plugins.Any(p => p.Type == type))
+            if (!list.Plugins.Any(p => p.Type == type || p.IpamType == type))
             {
-                throw new UsageException($"--plugin {type}: {file} has no plugin of that type (its plugins: {string.Join(", ", list.Plugins.Select(p => p.Type))})");
+                throw new UsageException($"--plugin {type}: {file} has no plugin or IPAM plugin of that type (its plugins: {string.Join(", ", list.Plugins.Select(p => p.Type))})");
             }
 
             var nodeName = parse.GetValue(node);

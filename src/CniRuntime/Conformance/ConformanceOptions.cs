@@ -25,7 +25,10 @@ public sealed record ConformanceOptions
     /// <summary>The network (a one-plugin list for a single configuration) the lifecycle runs.</summary>
     public required NetworkConfigList Network { get; init; }
 
-    /// <summary>The plugin under test: one of the list's types. VERSION and the broken-configuration probes go to it alone.</summary>
+    /// <summary>
+    /// The plugin under test: one of the list's types, or an IPAM type one of them delegates to. VERSION, the
+    /// broken-configuration probes, GC and STATUS go to it alone; the lifecycle runs the whole list.
+    /// </summary>
     public required string PluginType { get; init; }
 
     /// <summary>The plugin directories (<c>CNI_PATH</c>). The default is <c>/opt/cni/bin</c>.</summary>

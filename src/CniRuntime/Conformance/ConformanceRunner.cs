@@ -48,6 +48,7 @@ internal sealed class ConformanceRun : IAsyncDisposable
     private readonly NetworkConfigList _list;
     private readonly PluginConfig _plugin;
     private readonly int _pluginIndex;
+    private readonly bool _isIpam;
     private readonly string _prefix = "cnirt-conf-" + Guid.NewGuid().ToString("N")[..8];
     private readonly NetworkNamespaces _namespaces = new();
     private readonly List<string> _created = [];
@@ -63,11 +64,19 @@ internal sealed class ConformanceRun : IAsyncDisposable
     {
         _options = options;
         _list = options.Network;
+        // The plugin under test is one of the list's, or the IPAM plugin one of them delegates to (which then gets
+        // the probes with that plugin's configuration, as delegated plugins do).
         _pluginIndex = _list.Plugins.ToList().FindIndex(p => p.Type == options.PluginType);
         if (_pluginIndex < 0)
         {
+            _pluginIndex = _list.Plugins.ToList().FindIndex(p => p.IpamType == options.PluginType);
+            _isIpam = _pluginIndex >= 0;
+        }
+
+        if (_pluginIndex < 0)
+        {
             throw new ArgumentException(
-                $"plugin type \"{options.PluginType}\" is not in network \"{_list.Name}\" (its plugins: {string.Join(", ", _list.Plugins.Select(p => p.Type))})",
+                $"plugin type \"{options.PluginType}\" is neither a plugin nor an IPAM plugin of network \"{_list.Name}\" (its plugins: {string.Join(", ", _list.Plugins.Select(p => p.IpamType is null ? p.Type : $"{p.Type} with {p.IpamType}"))})",
                 nameof(options));
         }
 
@@ -99,7 +108,7 @@ internal sealed class ConformanceRun : IAsyncDisposable
 
         try
         {
-            _pluginPath = _recorder.FindPlugin(_plugin.Type, _options.PluginDirectories);
+            _pluginPath = _recorder.FindPlugin(_options.PluginType, _options.PluginDirectories);
             Add(ConformanceCheck.Of("plugin.found", RequirementLevel.Must, "the plugin binary is in the plugin directories", true, _pluginPath));
         }
         catch (CniException ex)
@@ -132,7 +141,7 @@ internal sealed class ConformanceRun : IAsyncDisposable
         }
     }
 
-    private ConformanceReport Report() => new(_plugin.Type, _list.Name, ConfigVersion, [.. _checks]);
+    private ConformanceReport Report() => new(_options.PluginType, _list.Name, ConfigVersion, [.. _checks]);
 
     private void Add(ConformanceCheck check) => _checks.Add(check);
 
@@ -273,13 +282,15 @@ internal sealed class ConformanceRun : IAsyncDisposable
         Dictionary<string, string> Environment(string command, string? containerId) =>
             PluginRequest.BuildEnvironment(command, containerId, absent, _options.InterfaceName, string.Empty, _options.PluginDirectories);
 
-        await ProbeErrorAsync("errors.malformed-config", "ADD of a configuration that is not JSON", valid.AsSpan(0, valid.Length / 2).ToArray(), Environment(CniCommand.Add, _prefix + "-probe"), CniErrorCode.DecodingFailure, null, cancellationToken).ConfigureAwait(false);
-        await ProbeErrorAsync("errors.unsupported-version", $"ADD in version {UnclaimedVersion}, which it does not claim", PluginRequest.BuildStdin(_plugin, _list.Name, UnclaimedVersion), Environment(CniCommand.Add, _prefix + "-probe"), CniErrorCode.IncompatibleCniVersion, null, cancellationToken).ConfigureAwait(false);
-        await ProbeErrorAsync("errors.missing-container-id", "ADD without CNI_CONTAINERID", valid, Environment(CniCommand.Add, null), CniErrorCode.InvalidEnvironmentVariables, "CNI_CONTAINERID", cancellationToken).ConfigureAwait(false);
-        await ProbeErrorAsync("errors.unknown-command", "CNI_COMMAND=BOGUS", valid, Environment("BOGUS", _prefix + "-probe"), CniErrorCode.InvalidEnvironmentVariables, null, cancellationToken).ConfigureAwait(false);
+        // Accepting a configuration it cannot read, or running without a required variable, breaks a MUST; the
+        // specification only says a plugin "should" refuse an unclaimed version and does not name unknown commands.
+        await ProbeErrorAsync("errors.malformed-config", "ADD of a configuration that is not JSON", RequirementLevel.Must, valid.AsSpan(0, valid.Length / 2).ToArray(), Environment(CniCommand.Add, _prefix + "-probe"), CniErrorCode.DecodingFailure, null, cancellationToken).ConfigureAwait(false);
+        await ProbeErrorAsync("errors.unsupported-version", $"ADD in version {UnclaimedVersion}, which it does not claim", RequirementLevel.Should, PluginRequest.BuildStdin(_plugin, _list.Name, UnclaimedVersion), Environment(CniCommand.Add, _prefix + "-probe"), CniErrorCode.IncompatibleCniVersion, null, cancellationToken).ConfigureAwait(false);
+        await ProbeErrorAsync("errors.missing-container-id", "ADD without CNI_CONTAINERID", RequirementLevel.Must, valid, Environment(CniCommand.Add, null), CniErrorCode.InvalidEnvironmentVariables, "CNI_CONTAINERID", cancellationToken).ConfigureAwait(false);
+        await ProbeErrorAsync("errors.unknown-command", "CNI_COMMAND=BOGUS", RequirementLevel.Should, valid, Environment("BOGUS", _prefix + "-probe"), CniErrorCode.InvalidEnvironmentVariables, null, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task ProbeErrorAsync(string id, string what, byte[] stdin, Dictionary<string, string> environment, CniErrorCode expected, string? named, CancellationToken cancellationToken)
+    private async Task ProbeErrorAsync(string id, string what, RequirementLevel refusal, byte[] stdin, Dictionary<string, string> environment, CniErrorCode expected, string? named, CancellationToken cancellationToken)
     {
         var (raw, failure) = await InvokeAsync(stdin, environment, cancellationToken).ConfigureAwait(false);
         var codeRequirement = string.Create(CultureInfo.InvariantCulture, $"{what}: the error code is {(int)expected} ({expected})") + (named is null ? string.Empty : $" and the message names {named}");
@@ -292,9 +303,11 @@ internal sealed class ConformanceRun : IAsyncDisposable
 
         var violations = raw.ExitCode == 0 ? [] : CniSchemas.Validate(CniDocumentKind.Error, Text(raw.Stdout));
         var isError = raw.ExitCode != 0 && violations.Count == 0;
+
+        // Once it fails, the error object's format is a MUST whatever the probe.
         Add(ConformanceCheck.Of(
             id,
-            RequirementLevel.Must,
+            raw.ExitCode == 0 ? refusal : RequirementLevel.Must,
             what + ": exits non-zero with an error object on stdout",
             isError,
             Describe(raw) + (violations.Count == 0 ? string.Empty : "\n" + string.Join("\n", violations))));
@@ -470,9 +483,9 @@ internal sealed class ConformanceRun : IAsyncDisposable
     {
         const string Requirement = "its result keeps prevResult's interfaces and IPs (passed through or modified, not dropped)";
         var call = adds.FirstOrDefault(c => c.PluginName == System.IO.Path.GetFileName(_pluginPath));
-        if (_pluginIndex == 0 || call is null)
+        if (_pluginIndex == 0 || call is null || _isIpam)
         {
-            Add(ConformanceCheck.NotApplicable("add.prevresult-kept", RequirementLevel.Should, Requirement, _pluginIndex == 0 ? "first in the list: no prevResult" : "it did not answer ADD"));
+            Add(ConformanceCheck.NotApplicable("add.prevresult-kept", RequirementLevel.Should, Requirement, _isIpam ? "an IPAM plugin gets no prevResult" : _pluginIndex == 0 ? "first in the list: no prevResult" : "it did not answer ADD"));
             return;
         }
 
@@ -494,9 +507,9 @@ internal sealed class ConformanceRun : IAsyncDisposable
     {
         const string Requirement = "ADD of another container into a namespace that already has CNI_IFNAME fails with an error object";
         const string Id = "add.existing-interface-refused";
-        if (!created || _pluginIndex != 0)
+        if (!created || _pluginIndex != 0 || _isIpam)
         {
-            Add(ConformanceCheck.NotApplicable(Id, RequirementLevel.Must, Requirement, created ? "the interface was created by an earlier plugin" : "ADD created no CNI_IFNAME interface in the namespace"));
+            Add(ConformanceCheck.NotApplicable(Id, RequirementLevel.Must, Requirement, _isIpam ? "an IPAM plugin creates no interface" : created ? "the interface was created by an earlier plugin" : "ADD created no CNI_IFNAME interface in the namespace"));
             return;
         }
 
@@ -569,41 +582,20 @@ internal sealed class ConformanceRun : IAsyncDisposable
             return;
         }
 
-        _recorder.Clear();
-        string? gcError = null;
-        try
-        {
-            await _client.GcNetworkListAsync(_list, new GcArgs([]), cancellationToken).ConfigureAwait(false);
-        }
-        catch (CniException ex)
-        {
-            gcError = ex.Message;
-        }
+        // Sent to the plugin under test directly, as a runtime (or a delegating plugin, for IPAM) would.
+        var gcStdin = PluginRequest.BuildStdin(_plugin, _list.Name, ConfigVersion, validAttachments: new GcAttachments([]));
+        var (gc, gcFailure) = await InvokeAsync(gcStdin, PluginRequest.BuildEnvironment(CniCommand.Gc, null, null, null, string.Empty, _options.PluginDirectories), cancellationToken).ConfigureAwait(false);
+        var silent = gc is { ExitCode: 0 } && gc.Stdout.Span.Trim(" \t\r\n"u8).IsEmpty;
+        Add(ConformanceCheck.Of("gc.succeeds", RequirementLevel.Must, GcRequirement, silent, gc is null ? gcFailure ?? "not run" : Describe(gc)));
 
-        var gc = OwnCalls(CniCommand.Gc).FirstOrDefault();
-        var silent = gc?.Result is { ExitCode: 0 } r && r.Stdout.Span.Trim(" \t\r\n"u8).IsEmpty;
-        Add(ConformanceCheck.Of("gc.succeeds", RequirementLevel.Must, GcRequirement, gc?.Result is { ExitCode: 0 } && silent, gc?.Result is { } gr ? Describe(gr) : gcError ?? "GC was not sent"));
-
-        _recorder.Clear();
-        try
-        {
-            await _client.GetStatusNetworkListAsync(_list, cancellationToken).ConfigureAwait(false);
-        }
-        catch (CniException)
-        {
-            // Judged from the recorded call below.
-        }
-
-        var status = OwnCalls(CniCommand.Status).FirstOrDefault()?.Result;
+        var statusStdin = PluginRequest.BuildStdin(_plugin, _list.Name, ConfigVersion);
+        var (status, statusFailure) = await InvokeAsync(statusStdin, PluginRequest.BuildEnvironment(CniCommand.Status, null, null, null, string.Empty, _options.PluginDirectories), cancellationToken).ConfigureAwait(false);
         var answered = status is { ExitCode: 0 }
             || (status is not null && CniSchemas.Validate(CniDocumentKind.Error, Text(status.Stdout)).Count == 0);
-        Add(ConformanceCheck.Of("status.answers", RequirementLevel.Must, StatusRequirement, answered, status is null ? "STATUS was not sent (an earlier plugin failed it)" : Describe(status)));
+        Add(ConformanceCheck.Of("status.answers", RequirementLevel.Must, StatusRequirement, answered, status is null ? statusFailure ?? "not run" : Describe(status)));
     }
 
     // ---- helpers ----
-
-    private IEnumerable<PluginCall> OwnCalls(string command) =>
-        _recorder.Calls.Where(c => c.Command == command && c.Invocation.PluginPath == _pluginPath);
 
     private async Task ExpectSuccessAsync(string id, RequirementLevel level, string requirement, Func<Task> operation)
     {
