@@ -87,49 +87,41 @@ public sealed class MainPluginMatrixTests : IAsyncLifetime
     }
 
     [IntegrationFact]
-    public async Task Ipvlan_cannot_run_here_because_the_kernel_has_no_ipvlan_link_type_so_add_must_fail_cleanly()
-    {
-        var master = Node.NewLinkName("cnirt-m");
-        await Node.AddVethAsync(master);
-        var subnet = NewSubnet();
-        var list = Conflists.List("cnirt-mx-ipvlan", "1.0.0", $$"""{ "type": "ipvlan", "master": "{{master}}", "mode": "l2", "ipam": {{Conflists.HostLocal(Node.IpamDataDirectory, subnet)}} }""");
-        var container = await Node.AddContainerAsync();
-
-        if (await _world.KernelRefusesLinkAsync(probe => ["link", "add", probe, "link", master, "type", "ipvlan", "mode", "l2"]) is { } refusal)
-        {
-            await _world.AssertAddFailsCleanlyAsync(list, container, "ipvlan", "failed to create ipvlan: operation not supported", $"this kernel has no ipvlan links ({refusal})");
-            return;
-        }
-
-        // A kernel with ipvlan links runs the whole lifecycle instead.
-        await _world.RunLifecycleAsync(list, container, async _ =>
-        {
-            var eth0 = await _world.ContainerLinkAsync(container);
-            Assert.Equal("ipvlan", eth0.Kind);
-            Assert.Contains(subnet.Host(2) + "/24", eth0.Addresses);
-        });
-    }
+    public Task Ipvlan_cannot_run_here_because_the_kernel_has_no_ipvlan_link_type_so_add_must_fail_cleanly() =>
+        RunOnAParentOrFailCleanlyAsync(
+            "ipvlan",
+            "ipvlan links",
+            (master, probe) => ["link", "add", probe, "link", master, "type", "ipvlan", "mode", "l2"],
+            master => $"\"type\": \"ipvlan\", \"master\": \"{master}\", \"mode\": \"l2\"");
 
     [IntegrationFact]
-    public async Task Vlan_cannot_run_here_because_the_kernel_has_no_8021q_vlan_link_type_so_add_must_fail_cleanly()
+    public Task Vlan_cannot_run_here_because_the_kernel_has_no_8021q_vlan_link_type_so_add_must_fail_cleanly() =>
+        RunOnAParentOrFailCleanlyAsync(
+            "vlan",
+            "802.1Q vlan links",
+            (master, probe) => ["link", "add", "link", master, "name", probe, "type", "vlan", "id", "100"],
+            master => $"\"type\": \"vlan\", \"master\": \"{master}\", \"vlanId\": 100");
+
+    // An interface plugin on a parent link the kernel may not support: where it refuses the link type, ADD must
+    // fail with the plugin's report of that and leave nothing; a kernel that has it runs the whole lifecycle.
+    private async Task RunOnAParentOrFailCleanlyAsync(string type, string linkType, Func<string, string, string[]> probe, Func<string, string> pluginKeys)
     {
         var master = Node.NewLinkName("cnirt-m");
         await Node.AddVethAsync(master);
         var subnet = NewSubnet();
-        var list = Conflists.List("cnirt-mx-vlan", "1.0.0", $$"""{ "type": "vlan", "master": "{{master}}", "vlanId": 100, "ipam": {{Conflists.HostLocal(Node.IpamDataDirectory, subnet)}} }""");
+        var list = Conflists.List("cnirt-mx-" + type, "1.0.0", $$"""{ {{pluginKeys(master)}}, "ipam": {{Conflists.HostLocal(Node.IpamDataDirectory, subnet)}} }""");
         var container = await Node.AddContainerAsync();
 
-        if (await _world.KernelRefusesLinkAsync(probe => ["link", "add", "link", master, "name", probe, "type", "vlan", "id", "100"]) is { } refusal)
+        if (await _world.KernelRefusesLinkAsync(p => probe(master, p)) is { } refusal)
         {
-            await _world.AssertAddFailsCleanlyAsync(list, container, "vlan", "failed to create vlan: operation not supported", $"this kernel has no 802.1Q vlan links ({refusal})");
+            await _world.AssertAddFailsCleanlyAsync(list, container, type, $"failed to create {type}: operation not supported", $"this kernel has no {linkType} ({refusal})");
             return;
         }
 
-        // A kernel with vlan links runs the whole lifecycle instead.
         await _world.RunLifecycleAsync(list, container, async _ =>
         {
             var eth0 = await _world.ContainerLinkAsync(container);
-            Assert.Equal("vlan", eth0.Kind);
+            Assert.Equal(type, eth0.Kind);
             Assert.Contains(subnet.Host(2) + "/24", eth0.Addresses);
         });
     }

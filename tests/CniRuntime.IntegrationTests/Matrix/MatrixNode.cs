@@ -146,6 +146,17 @@ public sealed class MatrixNode : IAsyncLifetime
         Assert.Equal((pluginType, message), (error.PluginType, error.ErrorMessage));
     }
 
+    /// <summary>
+    /// Fails unless the iptables rules added since <paramref name="before"/> are only <paramref name="sharedChains"/>
+    /// (chains every attachment of the plugin shares, which it keeps by design) and mention nothing of <paramref name="subnet"/>.
+    /// </summary>
+    public async Task AssertOnlySharedChainsRemainAsync(List<string> before, Subnet subnet, params string[] sharedChains)
+    {
+        var added = (await IptablesAsync()).Except(before).ToList();
+        Assert.DoesNotContain(added, r => r.Contains("CNI-DN-", StringComparison.Ordinal) || r.Contains(subnet.Prefix + ".", StringComparison.Ordinal));
+        Assert.All(added, r => Assert.True(sharedChains.Any(c => r.Contains(c, StringComparison.Ordinal)) || r is "*nat" or "*filter" or "COMMIT", r));
+    }
+
     /// <summary>The container's <c>eth0</c>, which must exist.</summary>
     public async Task<NetworkLink> ContainerLinkAsync(Netns container, string name = "eth0") =>
         (await Node.ReadStateAsync(container)).FindLink(name) ?? throw new CniTestAssertionException($"{container.Name} has no link {name}");
