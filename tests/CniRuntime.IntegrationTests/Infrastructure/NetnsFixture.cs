@@ -60,7 +60,7 @@ public sealed class NetnsFixture : IAsyncLifetime
 
     /// <summary>Runs <c>ip -j ARGS</c> in the node namespace (null) or in <paramref name="netns"/> and parses the JSON array it prints.</summary>
     public static async Task<JsonArray> IpJsonAsync(Netns? netns, params string[] arguments) =>
-        JsonNode.Parse((await Conformance.IpRoute2.RunJsonAsync(netns?.Name, arguments)).GetRawText())!.AsArray();
+        JsonNode.Parse((await CniRuntime.Conformance.IpRoute2.RunJsonAsync(netns?.Name, arguments)).GetRawText())!.AsArray();
 
     /// <summary>The links of a namespace (null: the node).</summary>
     public static Task<JsonArray> LinksAsync(Netns? netns) => IpJsonAsync(netns, "link", "show");

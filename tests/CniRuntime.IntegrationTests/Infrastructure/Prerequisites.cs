@@ -14,7 +14,7 @@ public static class Prerequisites
     public const string PluginDirectory = "/usr/lib/cni";
 
     private static readonly Lazy<string?> Missing = new(Evaluate);
-    private static readonly Lazy<string?> IpCommand = new(() => Conformance.IpRoute2.Path);
+    private static readonly Lazy<string?> IpCommand = new(() => CniRuntime.Conformance.IpRoute2.Path);
 
     /// <summary>Why the integration tests cannot run here, or null when they can.</summary>
     public static string? MissingReason => Missing.Value;
