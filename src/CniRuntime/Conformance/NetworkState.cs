@@ -40,11 +40,14 @@ public sealed record NetworkState(IReadOnlyList<NetworkLink> Links, IReadOnlyLis
         var routes6 = await IpRoute2.RunJsonAsync(namespaceName, ["-6", "route", "show", "table", "all"], cancellationToken).ConfigureAwait(false);
         var rules4 = await IpRoute2.RunJsonAsync(namespaceName, ["-4", "rule", "show"], cancellationToken).ConfigureAwait(false);
         var rules6 = await IpRoute2.RunJsonAsync(namespaceName, ["-6", "rule", "show"], cancellationToken).ConfigureAwait(false);
-        return new NetworkState(
-            [.. links.EnumerateArray().Select(ParseLink)],
-            [.. routes4.EnumerateArray().Concat(routes6.EnumerateArray()).Select(RouteText)],
-            [.. rules4.EnumerateArray().Concat(rules6.EnumerateArray()).Select(RuleText)]);
+        return FromIpJson(links, routes4.EnumerateArray().Concat(routes6.EnumerateArray()), rules4.EnumerateArray().Concat(rules6.EnumerateArray()));
     }
+
+    /// <summary>The state from what <c>ip -j -d addr show</c>, <c>ip -j route show table all</c> and <c>ip -j rule show</c> print.</summary>
+    internal static NetworkState FromIpJson(JsonElement addresses, IEnumerable<JsonElement> routes, IEnumerable<JsonElement> rules) => new(
+        [.. addresses.EnumerateArray().Select(ParseLink)],
+        [.. routes.Select(RouteText)],
+        [.. rules.Select(RuleText)]);
 
     /// <summary>
     /// What this state holds that <paramref name="baseline"/> did not: links (by name and kind), addresses, routes
