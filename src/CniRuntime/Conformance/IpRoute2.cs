@@ -26,9 +26,8 @@ public static class IpRoute2
     /// <exception cref="InvalidOperationException">ip is missing, or the command failed (its stderr is in the message).</exception>
     public static async Task<string> RunAsync(string? namespaceName, IEnumerable<string> arguments, CancellationToken cancellationToken = default)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         string[] full = namespaceName is null ? [.. arguments] : ["-n", namespaceName, .. arguments];
-        var outcome = await CommandRunner.RunAsync(RequirePath(), full, null, CommandTimeout).ConfigureAwait(false);
+        var outcome = await CommandRunner.RunAsync(RequirePath(), full, null, CommandTimeout, cancellationToken).ConfigureAwait(false);
         return outcome.ExitCode == 0
             ? outcome.Stdout
             : throw new InvalidOperationException(string.Create(
