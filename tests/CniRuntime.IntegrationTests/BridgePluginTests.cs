@@ -29,6 +29,7 @@ public sealed class BridgePluginTests : IAsyncLifetime
 
         var result = await client.AddNetworkListAsync(list, runtime);
 
+        Assert.Equal(1, _sandbox.AssertEveryResultMatchesSchema());
         Assert.Equal(CniVersion.V100, result.CniVersion);
         Assert.Equal(3, result.Interfaces.Length);
         Assert.Equal((bridge, (string?)null), (result.Interfaces[0].Name, result.Interfaces[0].Sandbox));

@@ -27,6 +27,7 @@ public sealed class LoopbackPluginTests : IAsyncLifetime
 
         var result = await client.AddNetworkListAsync(list, runtime);
 
+        Assert.Equal(1, _sandbox.AssertEveryResultMatchesSchema());
         Assert.Equal(CniVersion.V100, result.CniVersion);
         var lo = Assert.Single(result.Interfaces);
         Assert.Equal(("lo", "00:00:00:00:00:00", netns.Path), (lo.Name, lo.Mac, lo.Sandbox));

@@ -30,6 +30,7 @@ public sealed class PtpPluginTests : IAsyncLifetime
 
         var result = await client.AddNetworkListAsync(list, runtime);
 
+        Assert.Equal(1, _sandbox.AssertEveryResultMatchesSchema());
         Assert.Equal(2, result.Interfaces.Length);
         var hostVeth = result.Interfaces[0].Name;
         Assert.StartsWith("veth", hostVeth, StringComparison.Ordinal);

@@ -38,6 +38,7 @@ internal static class Cli
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(PortsCommand.Create());
         root.Subcommands.Add(ValidateCommand.Create());
+        root.Subcommands.Add(ConformanceCommand.Create());
         root.Subcommands.Add(VersionCommand.Create());
         root.Subcommands.Add(CompletionCommand.Create(root));
         return root;

@@ -70,6 +70,33 @@ public static class CniSchemas
             : JsonSchemaSubsetValidator.Validate(ResourceName(kind, resultVersion), json, file);
     }
 
+    /// <summary>
+    /// Validates a plugin's result against the schema of the version it declares in <c>cniVersion</c>; a result
+    /// without a known version is one violation at <c>$.cniVersion</c>.
+    /// </summary>
+    /// <param name="json">The result as the plugin printed it.</param>
+    /// <param name="file">Where it came from (a plugin name, a file), named in each violation.</param>
+    public static IReadOnlyList<SchemaViolation> ValidateResult(string json, string? file = null)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        string? declared;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            declared = document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("cniVersion", out var element)
+                && element.ValueKind == System.Text.Json.JsonValueKind.String ? element.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return [new SchemaViolation(file, "$", "InvalidJson", "not valid JSON: " + ex.Message)];
+        }
+
+        return CniVersion.TryParse(declared, out var version) && version.IsKnown
+            ? Validate(CniDocumentKind.Result, json, file, version)
+            : [new SchemaViolation(file, "$.cniVersion", "UnknownVersion", $"the result's cniVersion is {(declared is null ? "missing" : "\"" + declared + "\"")}, which has no schema")];
+    }
+
     /// <summary>The names of every embedded schema.</summary>
     public static IReadOnlyList<string> ResourceNames { get; } =
         [.. typeof(CniSchemas).Assembly.GetManifestResourceNames().Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];

@@ -23,6 +23,14 @@ public sealed record ProcessPluginExecutorOptions
 
     /// <summary>The clock for retry pauses.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// A command plugins are started through, the plugin's path appended to it: <c>["/usr/sbin/ip", "netns", "exec",
+    /// "node1"]</c> runs them in the network namespace <c>node1</c> instead of the runtime's own (a throwaway node in
+    /// tests). The launcher must <c>exec</c> the plugin, so that killing the process tree still reaches it. The
+    /// default is none: plugins are started directly.
+    /// </summary>
+    public IReadOnlyList<string> Launcher { get; init; } = [];
 }
 
 /// <summary>
@@ -84,7 +92,9 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
     {
         var stdout = new CappedBuffer(_options.MaxStdoutBytes);
         var stderr = new CappedBuffer(_options.MaxStderrBytes);
-        var command = Cli.Wrap(invocation.PluginPath)
+        var command = (_options.Launcher.Count == 0
+                ? Cli.Wrap(invocation.PluginPath)
+                : Cli.Wrap(_options.Launcher[0]).WithArguments([.. _options.Launcher.Skip(1), invocation.PluginPath]))
             .WithStandardInputPipe(PipeSource.FromBytes(invocation.Stdin))
             .WithStandardOutputPipe(PipeTarget.Create(stdout.DrainAsync))
             .WithStandardErrorPipe(PipeTarget.Create(stderr.DrainAsync))

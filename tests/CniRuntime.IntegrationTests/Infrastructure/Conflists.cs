@@ -52,6 +52,19 @@ public static class Conflists
         }
         """);
 
+    /// <summary>A list of the given plugin objects (JSON text each), in order.</summary>
+    public static NetworkConfigList List(string network, string cniVersion, params string[] plugins) => Parse($$"""
+        { "cniVersion": "{{cniVersion}}", "name": "{{network}}", "plugins": [{{string.Join(", ", plugins)}}] }
+        """);
+
+    /// <summary>A host-local IPAM object over a whole /24, with a default route.</summary>
+    public static string HostLocal(string ipamDataDir, Subnet subnet) =>
+        $$"""{ "type": "host-local", "dataDir": "{{ipamDataDir}}", "routes": [{ "dst": "0.0.0.0/0" }], "ranges": [[{ "subnet": "{{subnet.Cidr}}" }]] }""";
+
+    /// <summary>ptp with host-local (the interface plugin the meta plugins chain after), then <paramref name="metaPlugins"/>.</summary>
+    public static NetworkConfigList PtpChain(string network, string ipamDataDir, Subnet subnet, params string[] metaPlugins) =>
+        List(network, "1.0.0", [$$"""{ "type": "ptp", "ipMasq": false, "ipam": {{HostLocal(ipamDataDir, subnet)}} }""", .. metaPlugins]);
+
     /// <summary>loopback alone.</summary>
     public static NetworkConfigList Loopback(string network) => Parse($$"""
         { "cniVersion": "1.0.0", "name": "{{network}}", "plugins": [{ "type": "loopback" }] }

@@ -14,7 +14,7 @@ public static class Prerequisites
     public const string PluginDirectory = "/usr/lib/cni";
 
     private static readonly Lazy<string?> Missing = new(Evaluate);
-    private static readonly Lazy<string?> IpCommand = new(FindIp);
+    private static readonly Lazy<string?> IpCommand = new(() => CniRuntime.Conformance.IpRoute2.Path);
 
     /// <summary>Why the integration tests cannot run here, or null when they can.</summary>
     public static string? MissingReason => Missing.Value;
@@ -55,7 +55,7 @@ public static class Prerequisites
 
         if (IpCommand.Value is null)
         {
-            reasons.Add("iproute2's ip command was not found on PATH, /usr/sbin or /sbin");
+            reasons.Add("iproute2's ip command was not found in /usr/sbin, /sbin, /usr/bin or /bin");
         }
 
         if (HostNamespaceProblem() is { } problem)
@@ -134,23 +134,5 @@ public static class Prerequisites
         {
             return false;
         }
-    }
-
-    private static string? FindIp()
-    {
-        var directories = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
-        foreach (var directory in directories)
-        {
-            var candidate = Path.Combine(directory, "ip");
-            if (File.Exists(candidate)
-                && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 }
