@@ -31,6 +31,12 @@ public sealed record ProcessPluginExecutorOptions
     /// default is none: plugins are started directly.
     /// </summary>
     public IReadOnlyList<string> Launcher { get; init; } = [];
+
+    /// <summary>
+    /// Whether plugins get the runtime's whole environment under the invocation's variables (true, the default) or
+    /// only those and <c>PATH</c> (the runtime's, or <c>/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin</c>).
+    /// </summary>
+    public bool InheritEnvironment { get; init; } = true;
 }
 
 /// <summary>
@@ -98,7 +104,7 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
             .WithStandardInputPipe(PipeSource.FromBytes(invocation.Stdin))
             .WithStandardOutputPipe(PipeTarget.Create(stdout.DrainAsync))
             .WithStandardErrorPipe(PipeTarget.Create(stderr.DrainAsync))
-            .WithEnvironmentVariables(Environment(invocation.Environment))
+            .WithEnvironmentVariables(Environment(invocation.Environment, _options.InheritEnvironment))
             .WithValidation(CommandResultValidation.None);
 
         // Forceful cancellation kills the plugin's whole process tree (an IPAM plugin it delegated to included).
@@ -106,9 +112,22 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
         return new PluginProcessResult(result.ExitCode, stdout.ToArray(), stderr.ToText(), stdout.Truncated);
     }
 
-    private static Dictionary<string, string?> Environment(IReadOnlyDictionary<string, string> variables)
+    private const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    private static Dictionary<string, string?> Environment(IReadOnlyDictionary<string, string> variables, bool inherit)
     {
         var copy = new Dictionary<string, string?>(variables.Count, StringComparer.Ordinal);
+        if (!inherit)
+        {
+            // The child starts from the runtime's environment: every inherited name is removed (null), PATH kept.
+            foreach (var key in System.Environment.GetEnvironmentVariables().Keys.OfType<string>())
+            {
+                copy[key] = null;
+            }
+
+            copy["PATH"] = System.Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } path ? path : DefaultPath;
+        }
+
         foreach (var (key, value) in variables)
         {
             copy[key] = value;

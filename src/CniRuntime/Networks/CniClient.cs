@@ -33,7 +33,11 @@ public sealed partial class CniClient : ICniClient
     {
         Options = options ?? new CniClientOptions();
         _logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CniClient>();
-        _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions { TimeProvider = Options.TimeProvider });
+        _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions
+        {
+            TimeProvider = Options.TimeProvider,
+            InheritEnvironment = Options.PluginEnvironment == PluginEnvironment.Inherit,
+        });
         Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider);
         var builder = new ResiliencePipelineBuilder { TimeProvider = Options.TimeProvider };
         if (Options.TransientRetries > 0)

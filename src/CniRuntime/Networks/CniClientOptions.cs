@@ -28,9 +28,27 @@ public sealed record CniClientOptions
     /// </summary>
     public bool RollbackFailedAdd { get; init; } = true;
 
+    /// <summary>
+    /// What plugins inherit of the runtime's environment: all of it (<see cref="PluginEnvironment.Inherit"/>, the
+    /// default, as libcni does) or nothing but <c>PATH</c> (<see cref="PluginEnvironment.Minimal"/>), so that no
+    /// secret or proxy setting of the runtime reaches them. The <c>CNI_*</c> and trace variables are always set.
+    /// Used only when the client creates its own executor.
+    /// </summary>
+    public PluginEnvironment PluginEnvironment { get; init; } = PluginEnvironment.Inherit;
+
     /// <summary>Where operations and plugin executions are logged (failures as warnings, each execution at debug level).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>The clock for timeouts, retries and lock polling.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}
+
+/// <summary>What plugins inherit of the runtime's environment.</summary>
+public enum PluginEnvironment
+{
+    /// <summary>Everything, with the CNI variables on top (libcni's behaviour).</summary>
+    Inherit,
+
+    /// <summary><c>PATH</c> and the CNI and trace variables only.</summary>
+    Minimal,
 }

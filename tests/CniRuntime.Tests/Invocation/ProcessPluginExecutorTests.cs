@@ -76,6 +76,21 @@ public sealed class ProcessPluginExecutorTests : IDisposable
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task A_minimal_environment_passes_only_PATH_and_the_invocations_variables()
+    {
+        var script = _fixture.WriteScript("script.json", "{}");
+        var environment = CniEnvironment(script);
+        environment["TRACEPARENT"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+        await RunAsync("{}", new ProcessPluginExecutorOptions { InheritEnvironment = false }, environment);
+
+        var env = Assert.Single(_fixture.ReadLog())["env"]!.AsObject();
+        Assert.False(env.ContainsKey(TestPluginFixture.MarkerVariable)); // set in this process, not passed on
+        Assert.Equal("ctr-1", (string?)env["CNI_CONTAINERID"]);
+        Assert.Equal(environment["TRACEPARENT"], (string?)env["TRACEPARENT"]);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task The_CNI_variables_are_set_even_when_their_values_are_empty()
     {
         var script = _fixture.WriteScript("script.json", "{}");
