@@ -145,6 +145,50 @@ public sealed class SandboxTests : IAsyncLifetime
     }
 
     [IntegrationFact]
+    public async Task Teardown_uses_the_configuration_ADD_used_when_the_file_has_changed_since()
+    {
+        Prerequisites.Require();
+        var sandbox = await _manager.SetupAsync(TwoNetworks());
+        // Another bridge and subnet under the same network name: DEL must still undo what ADD did.
+        Write("10-bridge.conflist", Conflists.Bridge("sb-bridge", _node.NewBridgeName(), _node.IpamDataDirectory, NewSubnet()));
+
+        Assert.True(await _manager.TeardownAsync(sandbox.Id));
+
+        Assert.Empty(await BridgePortsAsync(_bridge));
+        Assert.Empty(IpamReservations());
+    }
+
+    [IntegrationFact]
+    public async Task Teardown_with_a_plugin_binary_missing_fails_naming_it_keeps_the_record_and_succeeds_once_it_is_back()
+    {
+        Prerequisites.Require();
+        var plugins = _node.NewTempDirectory("bin");
+        foreach (var plugin in new[] { "bridge", "host-local", "ptp", "loopback" })
+        {
+            File.CreateSymbolicLink(Path.Combine(plugins, plugin), Path.Combine(Prerequisites.PluginDirectory, plugin));
+        }
+
+        var manager = new SandboxManager(new SandboxManagerOptions
+        {
+            Cni = new CniClientOptions { PluginDirectories = [plugins], CacheDirectory = _node.CacheDirectory },
+            ConfigDirectory = _configDirectory,
+            NamespacePrefix = "cnirt-it-sb-",
+        });
+        var sandbox = await manager.SetupAsync(TwoNetworks());
+        File.Delete(Path.Combine(plugins, "ptp"));
+
+        var error = await Assert.ThrowsAsync<CniAggregateException>(() => manager.TeardownAsync(sandbox.Id));
+
+        Assert.Contains("failed to find plugin \"ptp\"", error.Message + string.Join(" ", error.Errors.Select(e => e.Message)), StringComparison.Ordinal);
+        Assert.NotNull(await manager.FindAsync(sandbox.Id));
+        Assert.Empty(await BridgePortsAsync(_bridge)); // the other networks were torn down all the same
+        File.CreateSymbolicLink(Path.Combine(plugins, "ptp"), Path.Combine(Prerequisites.PluginDirectory, "ptp"));
+        Assert.True(await manager.TeardownAsync(sandbox.Id));
+        Assert.Empty(IpamReservations());
+        Assert.Null(await manager.FindAsync(sandbox.Id));
+    }
+
+    [IntegrationFact]
     public async Task Teardown_works_after_the_namespace_was_deleted()
     {
         Prerequisites.Require();
