@@ -17,43 +17,23 @@ namespace CniRuntime.IntegrationTests.Reliability;
 [Collection(Ports.NetfilterTests.Name)]
 public sealed class CrashRecoveryTests : IAsyncLifetime
 {
-    private readonly NetnsFixture _node = new();
-    private string _confDir = string.Empty;
-    private string _pluginDir = string.Empty;
-    private string _scripts = string.Empty;
-    private string _bridge = string.Empty;
-    private string _network = string.Empty;
+    private readonly string _scripts = Directory.CreateTempSubdirectory("cnirt-stoppers-").FullName;
+    private CnirtWorld _world = null!;
 
     public async Task InitializeAsync()
     {
-        await _node.InitializeAsync();
-        _confDir = _node.NewTempDirectory("conf");
-        _pluginDir = _node.NewTempDirectory("bin");
-        _scripts = _node.NewTempDirectory("scripts");
-        File.CreateSymbolicLink(Path.Combine(_pluginDir, "stopper"), TestPluginBinary());
-        _bridge = _node.NewBridgeName();
-        _network = "crash" + NextUnique();
-        var subnet = NewSubnet();
+        var plugins = Directory.CreateDirectory(Path.Combine(_scripts, "bin")).FullName;
+        File.CreateSymbolicLink(Path.Combine(plugins, "stopper"), TestPluginBinary());
         var stoppers = Enumerable.Range(0, 3).Select(i => $$"""{ "type": "stopper", "debugFile": "{{Script(i)}}", "commandLog": "{{Log(i)}}" }""").ToList();
-        await File.WriteAllTextAsync(Path.Combine(_confDir, "10-crash.conflist"), $$"""
-            {
-              "cniVersion": "1.0.0",
-              "name": "{{_network}}",
-              "plugins": [
-                {{stoppers[0]}},
-                {
-                  "type": "bridge", "bridge": "{{_bridge}}", "isGateway": true, "ipMasq": false,
-                  "ipam": { "type": "host-local", "dataDir": "{{_node.IpamDataDirectory}}", "ranges": [[{ "subnet": "{{subnet.Cidr}}" }]] }
-                },
-                {{stoppers[1]}},
-                {{stoppers[2]}}
-              ]
-            }
-            """);
+        _world = await CnirtWorld.CreateAsync("crash", before: [stoppers[0]], after: [stoppers[1], stoppers[2]], extraPluginDirectory: plugins);
         await ReleaseAllAsync();
     }
 
-    public Task DisposeAsync() => _node.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _world.DisposeAsync();
+        Directory.Delete(_scripts, recursive: true);
+    }
 
     public static TheoryData<string, int> Points => new()
     {
@@ -71,49 +51,49 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         var name = "crash-" + NextUnique();
         if (command == "DEL")
         {
-            var run = await Cnirt("run", "--name", name, "--network", _network, "-p", "18080:80");
+            var run = await _world.Cnirt("run", "--name", name, "--network", _world.Network, "-p", "18080:80");
             Assert.True(run.ExitCode == 0, run.ToString());
         }
 
         await StopAtAsync(stopper, command);
-        await KillWhenStoppedAsync(stopper, command, command == "ADD" ? ["run", "--name", name, "--network", _network, "-p", "18080:80"] : ["rm", name]);
+        await KillWhenStoppedAsync(stopper, command, command == "ADD" ? ["run", "--name", name, "--network", _world.Network, "-p", "18080:80"] : ["rm", name]);
         await ReleaseAllAsync();
 
-        var recover = await Cnirt("recover");
+        var recover = await _world.Cnirt("recover");
 
         Assert.True(recover.ExitCode == 0, recover.ToString());
         Assert.Single(recover.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // the sandbox's ID
-        await AssertNothingLeftAsync();
+        await _world.AssertNothingLeftAsync();
 
-        var again = await Cnirt("run", "--name", name, "--network", _network, "-p", "18080:80");
+        var again = await _world.Cnirt("run", "--name", name, "--network", _world.Network, "-p", "18080:80");
         Assert.True(again.ExitCode == 0, again.ToString());
-        Assert.Equal(0, (await Cnirt("rm", name)).ExitCode);
-        await AssertNothingLeftAsync();
+        Assert.Equal(0, (await _world.Cnirt("rm", name)).ExitCode);
+        await _world.AssertNothingLeftAsync();
     }
 
     [IntegrationFact]
     public async Task A_cnitool_add_whose_cnirt_was_killed_is_undone_by_recover()
     {
         var netns = "crashns-" + NextUnique();
-        Assert.Equal(0, (await Cnirt("netns", "add", netns)).ExitCode);
+        Assert.Equal(0, (await _world.Cnirt("netns", "add", netns)).ExitCode);
         try
         {
             await StopAtAsync(1, "ADD");
-            await KillWhenStoppedAsync(1, "ADD", ["add", _network, "/run/netns/" + netns]);
+            await KillWhenStoppedAsync(1, "ADD", ["add", _world.Network, "/run/netns/" + netns]);
             await ReleaseAllAsync();
-            Assert.NotEmpty(await BridgePortsAsync(_bridge)); // the bridge plugin ran before the kill
+            Assert.NotEmpty(await BridgePortsAsync(_world.Bridge)); // the bridge plugin ran before the kill
 
-            var recover = await Cnirt("recover");
+            var recover = await _world.Cnirt("recover");
 
             Assert.True(recover.ExitCode == 0, recover.ToString());
-            await AssertNothingLeftAsync();
-            var add = await Cnirt("add", _network, "/run/netns/" + netns);
+            await _world.AssertNothingLeftAsync();
+            var add = await _world.Cnirt("add", _world.Network, "/run/netns/" + netns);
             Assert.True(add.ExitCode == 0, add.ToString());
-            Assert.Equal(0, (await Cnirt("del", _network, "/run/netns/" + netns)).ExitCode);
+            Assert.Equal(0, (await _world.Cnirt("del", _world.Network, "/run/netns/" + netns)).ExitCode);
         }
         finally
         {
-            await Cnirt("netns", "del", netns);
+            await _world.Cnirt("netns", "del", netns);
         }
     }
 
@@ -139,7 +119,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     private async Task KillWhenStoppedAsync(int stopper, string command, string[] arguments)
     {
         var start = new ProcessStartInfo(CnirtBinary.Path) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in CommonArguments().Concat(arguments))
+        foreach (var argument in _world.CommonArguments.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }
@@ -181,29 +161,6 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         {
         }
     }
-
-    private async Task AssertNothingLeftAsync()
-    {
-        Assert.Empty(await BridgePortsWhenEmptyAsync(_bridge, TimeSpan.FromSeconds(10)));
-        var reservations = Path.Combine(_node.IpamDataDirectory, _network);
-        Assert.Empty(Directory.Exists(reservations)
-            ? Directory.EnumerateFiles(reservations).Select(Path.GetFileName).Where(f => f is not ("lock" or "last_reserved_ip.0"))
-            : []);
-        foreach (var state in new[] { "results", "sandboxes", "portmap" })
-        {
-            var directory = Path.Combine(_node.CacheDirectory, state);
-            Assert.Empty(Directory.Exists(directory) ? Directory.EnumerateFiles(directory).Where(f => !Path.GetFileName(f).StartsWith('.')) : []);
-        }
-
-        Assert.DoesNotContain(new CniRuntime.Namespaces.NetworkNamespaces().List(), n => n.StartsWith("cnirt-", StringComparison.Ordinal) && !n.StartsWith("cnirt-it-", StringComparison.Ordinal));
-        Assert.DoesNotContain("18080", await RunAsync("nft", "list", "map", "ip", "cnirt", "hp_any").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : string.Empty, TaskScheduler.Default), StringComparison.Ordinal);
-    }
-
-    private string[] CommonArguments() =>
-        ["--cache-dir", _node.CacheDirectory, "--conf-dir", _confDir, "--cni-path", $"{_pluginDir}:{Prerequisites.PluginDirectory}"];
-
-    private Task<ProcessRun> Cnirt(params string[] arguments) =>
-        CnirtBinary.RunAsync(new Dictionary<string, string>(), [.. CommonArguments(), .. arguments]);
 
     private static string TestPluginBinary()
     {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using CniRuntime.IntegrationTests.Cli;
 using CniRuntime.IntegrationTests.Infrastructure;
 using CniRuntime.Networks;
 using CniRuntime.Protocol;
@@ -21,48 +20,37 @@ public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int AtATime = 8;
     private static readonly int Count = int.TryParse(Environment.GetEnvironmentVariable("CNIRT_LOAD_SANDBOXES"), CultureInfo.InvariantCulture, out var count) ? count : 40;
-    private readonly NetnsFixture _node = new();
-    private string _confDir = string.Empty;
-    private string _bridge = string.Empty;
-    private string _network = string.Empty;
+    private CnirtWorld _world = null!;
 
-    public async Task InitializeAsync()
-    {
-        await _node.InitializeAsync();
-        _confDir = _node.NewTempDirectory("conf");
-        _bridge = _node.NewBridgeName();
-        _network = "load" + NextUnique();
-        var list = Conflists.Bridge(_network, _bridge, _node.IpamDataDirectory, NewSubnet());
-        await File.WriteAllBytesAsync(Path.Combine(_confDir, "10-load.conflist"), list.Bytes.ToArray());
-    }
+    public async Task InitializeAsync() => _world = await CnirtWorld.CreateAsync("load");
 
-    public Task DisposeAsync() => _node.DisposeAsync();
+    public async Task DisposeAsync() => await _world.DisposeAsync();
 
     [IntegrationFact]
     public async Task Sandboxes_with_ports_through_the_library_eight_at_a_time_get_distinct_addresses_and_leave_nothing()
     {
         var manager = new SandboxManager(new SandboxManagerOptions
         {
-            Cni = new CniClientOptions { PluginDirectories = [Prerequisites.PluginDirectory], CacheDirectory = _node.CacheDirectory },
-            ConfigDirectory = _confDir,
+            Cni = new CniClientOptions { PluginDirectories = [Prerequisites.PluginDirectory], CacheDirectory = _world.Node.CacheDirectory },
+            ConfigDirectory = _world.ConfigDirectory,
         });
         var watch = Stopwatch.StartNew();
         var sandboxes = await EightAtATimeAsync(Enumerable.Range(0, Count), i => manager.SetupAsync(new SandboxRequest
         {
-            Networks = [new SandboxNetworkRequest(_network)],
+            Networks = [new SandboxNetworkRequest(_world.Network)],
             Capabilities = new CapabilityArgs { PortMappings = [new PortMapping(30_000 + i, 80)] },
         }));
         var setup = watch.Elapsed;
 
         Assert.Equal(Count, sandboxes.Select(s => s.Addresses.Single().Address.ToString()).Distinct().Count());
-        Assert.Equal(Count, (await BridgePortsAsync(_bridge)).Count);
+        Assert.Equal(Count, (await BridgePortsAsync(_world.Bridge)).Count);
         Assert.Equal(Count, (await RunAsync("nft", "list", "map", "ip", "cnirt", "hp_any")).Split("comment").Length - 1);
 
         watch.Restart();
         await EightAtATimeAsync(sandboxes, s => manager.TeardownAsync(s.Id));
         var teardown = watch.Elapsed;
 
-        await AssertNothingLeftAsync();
+        await _world.AssertNothingLeftAsync();
         Report("library", setup, teardown);
     }
 
@@ -70,7 +58,7 @@ public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Sandboxes_with_ports_through_parallel_cnirt_processes_get_distinct_addresses_and_leave_nothing()
     {
         var watch = Stopwatch.StartNew();
-        var runs = await EightAtATimeAsync(Enumerable.Range(0, Count), i => Cnirt("run", "--network", _network, "-p", $"{31_000 + i}:80", "--json"));
+        var runs = await EightAtATimeAsync(Enumerable.Range(0, Count), i => _world.Cnirt("run", "--network", _world.Network, "-p", $"{31_000 + i}:80", "--json"));
         var setup = watch.Elapsed;
 
         Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.ToString()));
@@ -79,11 +67,11 @@ public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(Count, addresses.Distinct().Count());
 
         watch.Restart();
-        var removals = await EightAtATimeAsync(started, s => Cnirt("rm", s.GetProperty("id").GetString()!));
+        var removals = await EightAtATimeAsync(started, s => _world.Cnirt("rm", s.GetProperty("id").GetString()!));
         var teardown = watch.Elapsed;
 
         Assert.All(removals, r => Assert.True(r.ExitCode == 0, r.ToString()));
-        await AssertNothingLeftAsync();
+        await _world.AssertNothingLeftAsync();
         Report("cnirt processes", setup, teardown);
     }
 
@@ -108,22 +96,4 @@ public sealed class LoadTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"load ({how}): {Count} sandboxes, {AtATime} at a time: setup {Count / setup.TotalSeconds:F1}/s, teardown {Count / teardown.TotalSeconds:F1}/s, both {Count / (setup + teardown).TotalSeconds:F1}/s"));
-
-    private async Task AssertNothingLeftAsync()
-    {
-        Assert.Empty(await BridgePortsAsync(_bridge));
-        var reservations = Path.Combine(_node.IpamDataDirectory, _network);
-        Assert.Empty(Directory.Exists(reservations) ? Directory.EnumerateFiles(reservations).Where(f => char.IsAsciiDigit(Path.GetFileName(f)[0])) : []);
-        foreach (var state in new[] { "results", "sandboxes", "portmap" })
-        {
-            var directory = Path.Combine(_node.CacheDirectory, state);
-            Assert.Empty(Directory.Exists(directory) ? Directory.EnumerateFiles(directory).Where(f => !Path.GetFileName(f).StartsWith('.')) : []);
-        }
-
-        Assert.DoesNotContain("comment", await RunAsync("nft", "list", "map", "ip", "cnirt", "hp_any"), StringComparison.Ordinal);
-        Assert.DoesNotContain(new CniRuntime.Namespaces.NetworkNamespaces().List(), n => n.StartsWith("cnirt-", StringComparison.Ordinal) && !n.StartsWith("cnirt-it-", StringComparison.Ordinal));
-    }
-
-    private Task<ProcessRun> Cnirt(params string[] arguments) =>
-        CnirtBinary.RunAsync(new Dictionary<string, string>(), ["--cache-dir", _node.CacheDirectory, "--conf-dir", _confDir, "--cni-path", Prerequisites.PluginDirectory, .. arguments]);
 }
