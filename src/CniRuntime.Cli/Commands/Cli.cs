@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Cli.Commands;
@@ -10,6 +11,7 @@ internal static class Cli
     public const int Failed = 1;
     public const int Usage = 2;
     public const int Interrupted = 130;
+    public const int Terminated = 143;
 
     public static RootCommand Build()
     {
@@ -50,6 +52,12 @@ internal static class Cli
             return VersionCommand.Run(json: false);
         }
 
+        // Fast path: runtimes call the cnitool commands on every sandbox start and stop.
+        if (CnitoolArguments.TryParse(args) is { } cnitool)
+        {
+            return await ReportingErrorsAsync(cnitool.Globals.Debug, () => CancelledOnTerminationAsync(ct => CnitoolCommands.RunAsync(cnitool, ct)));
+        }
+
         var root = Build();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -63,10 +71,16 @@ internal static class Cli
             return Usage;
         }
 
-        var debug = parse.GetValue(GlobalOptions.Debug);
+        return await ReportingErrorsAsync(
+            parse.GetValue(GlobalOptions.Debug),
+            () => parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+    }
+
+    private static async Task<int> ReportingErrorsAsync(bool debug, Func<Task<int>> run)
+    {
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await run();
         }
         catch (UsageException ex)
         {
@@ -89,5 +103,35 @@ internal static class Cli
             Console.Error.WriteLine($"cnirt: {ex.Message.ReplaceLineEndings(" ")} (--debug for details)");
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// What System.CommandLine's invocation does around an action: SIGINT and SIGTERM cancel its token, and an
+    /// action that has not finished within the termination timeout ends with the signal's exit code (130, 143).
+    /// </summary>
+    private static async Task<int> CancelledOnTerminationAsync(Func<CancellationToken, Task<int>> action)
+    {
+        if (new InvocationConfiguration().ProcessTerminationTimeout is not { } grace)
+        {
+            return await action(CancellationToken.None);
+        }
+
+        using var cancellation = new CancellationTokenSource();
+        var forced = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<int>? started = null;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+            if (started is not null && !started.Wait(grace))
+            {
+                forced.TrySetResult(context.Signal == PosixSignal.SIGINT ? Interrupted : Terminated);
+            }
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        started = action(cancellation.Token);
+        return await await Task.WhenAny(started, forced.Task);
     }
 }
