@@ -82,6 +82,11 @@ internal sealed class PluginCallPolicy
         {
             throw new TimedOutException(ex);
         }
+        catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+        {
+            // The caller cancelled: say so with the caller's token, not the linked one.
+            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+        }
     }
 
     /// <summary>An attempt outlived the timeout; the caller turns it into the error it reports.</summary>

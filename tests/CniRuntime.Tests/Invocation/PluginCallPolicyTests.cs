@@ -81,7 +81,8 @@ public sealed class PluginCallPolicyTests
         var run = policy.ExecuteAsync(static async (_, token) => { await Task.Delay(Timeout.Infinite, token); return 0; }, 0, cancel.Token);
         await cancel.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.Equal(cancel.Token, error.CancellationToken);
     }
 
     [Fact]
