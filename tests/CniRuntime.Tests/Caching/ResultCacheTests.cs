@@ -112,6 +112,40 @@ public sealed class ResultCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task Reads_and_writes_finish_on_the_callers_thread_with_files_0600_in_a_0700_directory()
+    {
+        var cache = new ResultCache(_dir.Path);
+        var attachment = new NetworkAttachment { ContainerId = "c", NetworkName = "n", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
+
+        // Small local files: no thread-pool hop (a cnirt command pays for every one before its first plugin runs).
+        var write = cache.WriteAsync(attachment);
+        var read = cache.ReadAsync("n", "c", "eth0");
+        var list = cache.ListAsync();
+
+        Assert.True(write.IsCompletedSuccessfully && read.IsCompletedSuccessfully && list.IsCompletedSuccessfully);
+        await write;
+        Assert.Equal("c", (await read)!.ContainerId);
+        Assert.Single(await list);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cache.GetPath("n", "c", "eth0")));
+        Assert.Equal(AtomicFile.DirectoryMode, File.GetUnixFileMode(cache.ResultsDirectory));
+    }
+
+    [Fact]
+    public async Task Errors_and_cancellations_of_synchronous_work_land_in_the_task_as_in_an_async_method()
+    {
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+
+        var failed = Synchronously.Run<int>(() => throw new CniException(CniErrorCode.IoFailure, "no"));
+        var cancelled = Synchronously.Run(() => cancel.Token.ThrowIfCancellationRequested());
+
+        await Assert.ThrowsAsync<CniException>(() => failed);
+        Assert.True(cancelled.IsCanceled);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal(7, await Synchronously.Run(() => 7));
+    }
+
+    [Fact]
     public async Task A_failed_write_keeps_the_previous_file()
     {
         var cache = new ResultCache(_dir.Path);
