@@ -72,11 +72,16 @@ internal sealed class PluginCallPolicy
             return await call(state, cancellationToken).ConfigureAwait(false);
         }
 
-        using var timeout = new CancellationTokenSource(_timeout, _timeProvider);
+        using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _timeProvider);
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
         try
         {
-            return await call(state, linked?.Token ?? timeout.Token).ConfigureAwait(false);
+            var attempt = call(state, linked?.Token ?? timeout.Token);
+
+            // Armed once the call is under way (a process executor has started the plugin by now): the timer
+            // thread that the first timer of a process starts then comes up while the plugin runs, not before.
+            timeout.CancelAfter(_timeout);
+            return await attempt.ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
