@@ -4,6 +4,7 @@ using CniRuntime.Benchmarks;
 
 // report CNIRT [iterations] [outdir] : the performance table (chain through floor, library and cnirt; throughput at
 //                                      1, 2, 4 and 8 at a time; start-up; namespaces) and the figures behind the plots.
+// chain CNIRT [iterations]          : only the table's first row, the chain one at a time through the three drivers.
 // bdn [BenchmarkDotNet args]         : in-process costs (engine with an instant fake executor; parsing, requests, results, cache).
 // netns [iterations]                 : namespace create+delete in-process against `ip netns add` + `ip netns del`.
 // portmap [iterations]               : add/remove one port mapping with 0 to 10,000 present (nftables backend).
@@ -12,6 +13,7 @@ using CniRuntime.Benchmarks;
 return args switch
 {
     ["report", var cnirt, ..] => await Report.RunAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30, args.Length > 3 ? args[3] : "bench-out"),
+    ["chain", var cnirt, ..] => await Report.RunChainAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30),
     ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 50),
     ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 20),
     ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 200),
@@ -29,6 +31,6 @@ static int Run(string[] rest)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations]");
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations]");
     return 2;
 }

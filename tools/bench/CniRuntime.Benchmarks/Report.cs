@@ -11,6 +11,12 @@ namespace CniRuntime.Benchmarks;
 /// </summary>
 internal static class Report
 {
+    private const string Header = """
+        | measure | floor (plugins alone) / reference | library, in-process | cnirt, two processes | library / floor | cnirt / floor | goal |
+        | --- | ---: | ---: | ---: | ---: | ---: | --- |
+
+        """;
+
     private static readonly int[] Concurrencies = [1, 2, 4, 8];
 
     /// <summary>Sandboxes per batch of a throughput round, whatever the concurrency.</summary>
@@ -25,19 +31,7 @@ internal static class Report
 
         await using (var chain = await ChainBenchmark.CreateAsync(cnirt))
         {
-            Progress($"chain ADD+DEL, one at a time, {iterations} rounds");
-            var latency = await chain.MeasureLatencyAsync(iterations);
-            var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
-            var overhead = Spread.OfDifferences(library, floor);
-            var cliRatio = Spread.OfRatios(cli, floor);
-            rows.Add(Row(
-                $"ADD+DEL of the chain, one at a time, {iterations} rounds (ms)",
-                Spread.Of(floor).Format("0.0"),
-                Spread.Of(library).Format("0.0"),
-                Spread.Of(cli).Format("0.0"),
-                $"{Spread.OfRatios(library, floor).Format("0.000")}×; {overhead.Format("+0.00;-0.00")} ms",
-                cliRatio.Format("0.000") + "×",
-                $"library ≤ floor + 0.5 ms: {Verdict(overhead.Median <= 0.5)}; cnirt ≤ 1.05×: {Verdict(cliRatio.Median <= 1.05)}"));
+            rows.Add(await LatencyRowAsync(chain, iterations));
 
             var rounds = Math.Max(3, iterations / 3);
             foreach (var concurrency in Concurrencies)
@@ -86,15 +80,38 @@ internal static class Report
             string.Empty,
             string.Empty));
 
-        var table = new StringBuilder()
-            .AppendLine("| measure | floor (plugins alone) / reference | library, in-process | cnirt, two processes | library / floor | cnirt / floor | goal |")
-            .AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
+        var table = new StringBuilder(Header);
         rows.ForEach(r => table.AppendLine(r));
         Console.Write(table);
         await File.WriteAllTextAsync(Path.Combine(outDirectory, "table.md"), table.ToString());
         await File.WriteAllTextAsync(Path.Combine(outDirectory, "latency.tsv"), latencyPlot.ToString());
         await File.WriteAllTextAsync(Path.Combine(outDirectory, "throughput.tsv"), throughputPlot.ToString());
         return 0;
+    }
+
+    /// <summary>The table's first row alone.</summary>
+    public static async Task<int> RunChainAsync(string cnirt, int iterations)
+    {
+        await using var chain = await ChainBenchmark.CreateAsync(cnirt);
+        Console.WriteLine(Header + await LatencyRowAsync(chain, iterations));
+        return 0;
+    }
+
+    private static async Task<string> LatencyRowAsync(ChainBenchmark chain, int iterations)
+    {
+        Progress($"chain ADD+DEL, one at a time, {iterations} rounds");
+        var latency = await chain.MeasureLatencyAsync(iterations);
+        var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
+        var overhead = Spread.OfDifferences(library, floor);
+        var cliRatio = Spread.OfRatios(cli, floor);
+        return Row(
+            $"ADD+DEL of the chain, one at a time, {iterations} rounds (ms)",
+            Spread.Of(floor).Format("0.0"),
+            Spread.Of(library).Format("0.0"),
+            Spread.Of(cli).Format("0.0"),
+            $"{Spread.OfRatios(library, floor).Format("0.000")}×; {overhead.Format("+0.00;-0.00")} ms",
+            cliRatio.Format("0.000") + "×",
+            $"library ≤ floor + 0.5 ms: {Verdict(overhead.Median <= 0.5)}; cnirt ≤ 1.05×: {Verdict(cliRatio.Median <= 1.05)}");
     }
 
     private static string Row(params string[] cells) => "| " + string.Join(" | ", cells) + " |";
