@@ -111,22 +111,22 @@ internal static class ExecDriver
 {
     public const string PluginDirectory = "/usr/lib/cni";
 
-    public static async Task<JsonNode?> AddAsync(NetworkConfigList list, string containerId, string netns, string ifName, IReadOnlyDictionary<string, JsonElement>? capabilityArgs = null)
+    public static async Task<JsonNode?> AddAsync(NetworkConfigList list, string containerId, string netns, string ifName, IReadOnlyDictionary<string, JsonElement>? capabilityArgs = null, string pluginDirectory = PluginDirectory)
     {
         JsonNode? result = null;
         foreach (var plugin in list.Plugins)
         {
-            result = JsonNode.Parse(await ExecPlugin(plugin.Type, "ADD", containerId, netns, ifName, Stdin(list, plugin, result, capabilityArgs)));
+            result = JsonNode.Parse(await ExecPlugin(pluginDirectory, plugin.Type, "ADD", containerId, netns, ifName, Stdin(list, plugin, result, capabilityArgs)));
         }
 
         return result;
     }
 
-    public static async Task DeleteAsync(NetworkConfigList list, string containerId, string netns, string ifName, JsonNode? result, IReadOnlyDictionary<string, JsonElement>? capabilityArgs = null)
+    public static async Task DeleteAsync(NetworkConfigList list, string containerId, string netns, string ifName, JsonNode? result, IReadOnlyDictionary<string, JsonElement>? capabilityArgs = null, string pluginDirectory = PluginDirectory)
     {
         for (var i = list.Plugins.Count - 1; i >= 0; i--)
         {
-            await ExecPlugin(list.Plugins[i].Type, "DEL", containerId, netns, ifName, Stdin(list, list.Plugins[i], result, capabilityArgs));
+            await ExecPlugin(pluginDirectory, list.Plugins[i].Type, "DEL", containerId, netns, ifName, Stdin(list, list.Plugins[i], result, capabilityArgs));
         }
     }
 
@@ -157,9 +157,9 @@ internal static class ExecDriver
         return config.ToJsonString();
     }
 
-    private static async Task<string> ExecPlugin(string type, string command, string containerId, string netns, string ifName, string stdin)
+    private static async Task<string> ExecPlugin(string pluginDirectory, string type, string command, string containerId, string netns, string ifName, string stdin)
     {
-        var start = new ProcessStartInfo(Path.Combine(PluginDirectory, type))
+        var start = new ProcessStartInfo(Path.Combine(pluginDirectory, type))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -171,7 +171,7 @@ internal static class ExecDriver
         start.Environment["CNI_NETNS"] = netns;
         start.Environment["CNI_IFNAME"] = ifName;
         start.Environment["CNI_ARGS"] = string.Empty;
-        start.Environment["CNI_PATH"] = PluginDirectory;
+        start.Environment["CNI_PATH"] = pluginDirectory;
         using var process = Process.Start(start)!;
         await process.StandardInput.WriteAsync(stdin);
         process.StandardInput.Close();

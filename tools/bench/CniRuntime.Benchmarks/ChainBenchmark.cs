@@ -15,6 +15,8 @@ namespace CniRuntime.Benchmarks;
 /// environment and container ID: the floor (<see cref="ExecDriver"/>: builds stdin, execs the plugins, nothing
 /// else), the library in-process (<see cref="CniClient"/>), and the shipped binary (<c>cnirt add</c> then
 /// <c>cnirt del</c>, two processes). Needs root, the reference plugins and a throwaway network namespace.
+/// The chain runs without port mappings (portmap then has nothing to do) or with one (<c>-p 18080:80</c>, given
+/// to all three the same way); four plugins that answer at once (a shell script) isolate what each driver adds.
 /// </summary>
 internal sealed class ChainBenchmark : IAsyncDisposable
 {
@@ -23,26 +25,36 @@ internal sealed class ChainBenchmark : IAsyncDisposable
 
     private readonly string _work;
     private readonly string _cnirt;
+    private readonly string _pluginDirectory;
     private readonly NetworkConfigList _list;
     private readonly CniClient _client;
     private readonly Dictionary<string, JsonElement> _capabilityArgs;
     private readonly NetworkNamespaces _namespaces = new();
     private int _namespaceCount;
 
-    private ChainBenchmark(string cnirt)
+    private ChainBenchmark(string cnirt, Workload workload)
     {
+        var instant = workload == Workload.InstantPlugins;
         _cnirt = cnirt;
         _work = Directory.CreateTempSubdirectory("cnirt-chain-").FullName;
-        _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes($$$"""
-            {"cniVersion":"1.0.0","name":"benchnet","plugins":[
-              {"type":"bridge","bridge":"{{{BridgeName}}}","isGateway":true,"ipMasq":false,
-               "ipam":{"type":"host-local","ranges":[[{"subnet":"10.250.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"{{{Path.Combine(_work, "ipam")}}}"}},
-              {"type":"portmap","capabilities":{"portMappings":true}},
-              {"type":"firewall","backend":"iptables"},
-              {"type":"tuning","sysctl":{"net.ipv4.conf.eth0.accept_local":"1"}}]}
-            """));
-        _client = new CniClient(new CniClientOptions { PluginDirectories = [ExecDriver.PluginDirectory], CacheDirectory = Path.Combine(_work, "cache") });
-        _capabilityArgs = new Dictionary<string, JsonElement> { ["portMappings"] = JsonDocument.Parse(PortMappingsJson).RootElement.Clone() };
+        _pluginDirectory = instant ? WriteInstantPlugins(Path.Combine(_work, "bin")) : ExecDriver.PluginDirectory;
+        _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(instant
+            ? """
+              {"cniVersion":"1.0.0","name":"benchnet","plugins":[
+                {"type":"instant1"},{"type":"instant2","capabilities":{"portMappings":true}},{"type":"instant3"},{"type":"instant4"}]}
+              """
+            : $$$"""
+              {"cniVersion":"1.0.0","name":"benchnet","plugins":[
+                {"type":"bridge","bridge":"{{{BridgeName}}}","isGateway":true,"ipMasq":false,
+                 "ipam":{"type":"host-local","ranges":[[{"subnet":"10.250.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"{{{Path.Combine(_work, "ipam")}}}"}},
+                {"type":"portmap","capabilities":{"portMappings":true}},
+                {"type":"firewall","backend":"iptables"},
+                {"type":"tuning","sysctl":{"net.ipv4.conf.eth0.accept_local":"1"}}]}
+              """));
+        _client = new CniClient(new CniClientOptions { PluginDirectories = [_pluginDirectory], CacheDirectory = Path.Combine(_work, "cache") });
+        _capabilityArgs = workload == Workload.ChainWithPortMapping
+            ? new Dictionary<string, JsonElement> { ["portMappings"] = JsonDocument.Parse(PortMappingsJson).RootElement.Clone() }
+            : [];
         Drivers =
         [
             new Driver("floor", FloorAsync),
@@ -55,9 +67,11 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     public IReadOnlyList<Driver> Drivers { get; }
 
     /// <summary>Sets up the configuration directory the CLI reads; <paramref name="cnirt"/> is the shipped binary.</summary>
-    public static async Task<ChainBenchmark> CreateAsync(string cnirt)
+    /// <param name="cnirt">The shipped binary.</param>
+    /// <param name="workload">The plugins and what they are asked to do.</param>
+    public static async Task<ChainBenchmark> CreateAsync(string cnirt, Workload workload)
     {
-        var benchmark = new ChainBenchmark(cnirt);
+        var benchmark = new ChainBenchmark(cnirt, workload);
         var configDirectory = Directory.CreateDirectory(Path.Combine(benchmark._work, "net.d")).FullName;
         await File.WriteAllBytesAsync(Path.Combine(configDirectory, "10-benchnet.conflist"), benchmark._list.Bytes.ToArray());
         return benchmark;
@@ -162,6 +176,28 @@ internal sealed class ChainBenchmark : IAsyncDisposable
         Directory.Delete(_work, recursive: true);
     }
 
+    // A plugin that reads its stdin and answers ADD with a one-interface result: what every driver adds to an
+    // exec, without the plugins' own work.
+    private static string WriteInstantPlugins(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        const string Script = """
+            #!/bin/sh
+            cat >/dev/null
+            [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"'"$CNI_NETNS"'"}],"ips":[{"address":"10.250.0.2/16","interface":0}]}'
+            exit 0
+
+            """;
+        for (var i = 1; i <= 4; i++)
+        {
+            var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"instant{i}"));
+            File.WriteAllText(path, Script);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return directory;
+    }
+
     // Every permutation of the drivers in turn.
     private int[] Order(int round)
     {
@@ -182,8 +218,8 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     private async Task FloorAsync(string netns)
     {
         var containerId = ContainerIdFor(netns);
-        var result = await ExecDriver.AddAsync(_list, containerId, netns, "eth0", _capabilityArgs);
-        await ExecDriver.DeleteAsync(_list, containerId, netns, "eth0", result, _capabilityArgs);
+        var result = await ExecDriver.AddAsync(_list, containerId, netns, "eth0", _capabilityArgs, _pluginDirectory);
+        await ExecDriver.DeleteAsync(_list, containerId, netns, "eth0", result, _capabilityArgs, _pluginDirectory);
     }
 
     private async Task LibraryAsync(string netns)
@@ -198,11 +234,28 @@ internal sealed class ChainBenchmark : IAsyncDisposable
         var environment = new Dictionary<string, string>
         {
             ["NETCONFPATH"] = Path.Combine(_work, "net.d"),
-            ["CNI_PATH"] = ExecDriver.PluginDirectory,
-            ["CAP_ARGS"] = $$"""{"portMappings":{{PortMappingsJson}}}""",
+            ["CNI_PATH"] = _pluginDirectory,
         };
+        if (_capabilityArgs.Count > 0)
+        {
+            environment["CAP_ARGS"] = $$"""{"portMappings":{{PortMappingsJson}}}""";
+        }
+
         await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "add", _list.Name, netns], environment);
         await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "del", _list.Name, netns], environment);
+    }
+
+    /// <summary>The plugins and what they are asked to do.</summary>
+    public enum Workload
+    {
+        /// <summary>bridge + host-local, portmap, firewall, tuning; no port mappings.</summary>
+        Chain,
+
+        /// <summary>The same chain publishing one port (portmap's capability argument).</summary>
+        ChainWithPortMapping,
+
+        /// <summary>Four plugins that answer at once.</summary>
+        InstantPlugins,
     }
 
     /// <summary>One way of running the chain.</summary>

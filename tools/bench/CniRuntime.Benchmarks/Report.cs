@@ -29,9 +29,9 @@ internal static class Report
         var latencyPlot = new StringBuilder("# concurrency\tdriver\tmedian_ms\tp10_ms\tp90_ms\n");
         var throughputPlot = new StringBuilder("# concurrency\tdriver\tmedian_per_s\tp10_per_s\tp90_per_s\n");
 
-        await using (var chain = await ChainBenchmark.CreateAsync(cnirt))
+        rows.AddRange(await LatencyRowsAsync(cnirt, iterations));
+        await using (var chain = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.Chain))
         {
-            rows.Add(await LatencyRowAsync(chain, iterations));
 
             var rounds = Math.Max(3, iterations / 3);
             foreach (var concurrency in Concurrencies)
@@ -89,29 +89,55 @@ internal static class Report
         return 0;
     }
 
-    /// <summary>The table's first row alone.</summary>
+    /// <summary>The table's one-at-a-time rows alone.</summary>
     public static async Task<int> RunChainAsync(string cnirt, int iterations)
     {
-        await using var chain = await ChainBenchmark.CreateAsync(cnirt);
-        Console.WriteLine(Header + await LatencyRowAsync(chain, iterations));
+        Console.WriteLine(Header + string.Join('\n', await LatencyRowsAsync(cnirt, iterations)));
         return 0;
     }
 
-    private static async Task<string> LatencyRowAsync(ChainBenchmark chain, int iterations)
+    private static async Task<List<string>> LatencyRowsAsync(string cnirt, int iterations)
     {
-        Progress($"chain ADD+DEL, one at a time, {iterations} rounds");
+        await using var instant = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.InstantPlugins);
+        List<string> rows = [await InstantRowAsync(instant, iterations)];
+        await using var chain = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.Chain);
+        rows.Add(await LatencyRowAsync(chain, iterations, "ADD+DEL of the chain"));
+        await using var published = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.ChainWithPortMapping);
+        rows.Add(await LatencyRowAsync(published, iterations, "the same, publishing one port"));
+        return rows;
+    }
+
+    private static async Task<string> LatencyRowAsync(ChainBenchmark chain, int iterations, string what)
+    {
+        Progress($"{what}, one at a time, {iterations} rounds");
         var latency = await chain.MeasureLatencyAsync(iterations);
         var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
         var overhead = Spread.OfDifferences(library, floor);
         var cliRatio = Spread.OfRatios(cli, floor);
         return Row(
-            $"ADD+DEL of the chain, one at a time, {iterations} rounds (ms)",
+            $"{what}, one at a time, {iterations} rounds (ms)",
             Spread.Of(floor).Format("0.0"),
             Spread.Of(library).Format("0.0"),
             Spread.Of(cli).Format("0.0"),
             $"{Spread.OfRatios(library, floor).Format("0.000")}×; {overhead.Format("+0.00;-0.00")} ms",
             cliRatio.Format("0.000") + "×",
             $"library ≤ floor + 0.5 ms: {Verdict(overhead.Median <= 0.5)}; cnirt ≤ 1.05×: {Verdict(cliRatio.Median <= 1.05)}");
+    }
+
+    // What each driver adds to the same eight execs when the plugins do nothing.
+    private static async Task<string> InstantRowAsync(ChainBenchmark chain, int iterations)
+    {
+        Progress($"ADD+DEL of four instant plugins, one at a time, {iterations} rounds");
+        var latency = await chain.MeasureLatencyAsync(iterations);
+        var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
+        return Row(
+            $"ADD+DEL of four plugins that answer at once (sh), {iterations} rounds (ms)",
+            Spread.Of(floor).Format("0.00"),
+            Spread.Of(library).Format("0.00"),
+            Spread.Of(cli).Format("0.00"),
+            Spread.OfDifferences(library, floor).Format("+0.00;-0.00") + " ms",
+            Spread.OfDifferences(cli, floor).Format("+0.00;-0.00") + " ms",
+            "what each adds to the execs (difference of pairs)");
     }
 
     private static string Row(params string[] cells) => "| " + string.Join(" | ", cells) + " |";
