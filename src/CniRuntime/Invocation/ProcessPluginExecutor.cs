@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.ComponentModel;
+using System.Diagnostics;
 using System.Text;
-using CliWrap;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Invocation;
@@ -26,13 +26,19 @@ public sealed record ProcessPluginExecutorOptions
 }
 
 /// <summary>
-/// Runs plugins as child processes (through CliWrap): the runtime's environment with the CNI variables on top,
-/// stdin written and closed, stdout and stderr drained concurrently up to a cap, and on cancellation the whole
-/// process tree killed.
+/// Runs plugins as child processes: the runtime's environment with the CNI variables on top, stdin written and
+/// closed, stdout and stderr drained concurrently up to a cap, and on cancellation the whole process tree killed.
 /// </summary>
+/// <remarks>
+/// <see cref="Process"/> directly rather than through CliWrap: the same pipes and waits, without CliWrap's extra
+/// tasks, cancellation sources and start/exit time lookups, which cost about 0.15 ms of every exec.
+/// </remarks>
 public sealed class ProcessPluginExecutor : IPluginExecutor
 {
     private const int TextFileBusyErrno = 26;
+
+    // How long a killed plugin is waited for before its cancellation is reported anyway.
+    private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(3);
     private readonly ProcessPluginExecutorOptions _options;
 
     /// <summary>Creates an executor with the given limits, or the defaults.</summary>
@@ -82,35 +88,77 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
 
     private async Task<PluginProcessResult> RunOnceAsync(PluginInvocation invocation, CancellationToken cancellationToken)
     {
-        var stdout = new CappedBuffer(_options.MaxStdoutBytes);
-        var stderr = new CappedBuffer(_options.MaxStderrBytes);
-        var command = Cli.Wrap(invocation.PluginPath)
-            .WithStandardInputPipe(PipeSource.FromBytes(invocation.Stdin))
-            .WithStandardOutputPipe(PipeTarget.Create(stdout.DrainAsync))
-            .WithStandardErrorPipe(PipeTarget.Create(stderr.DrainAsync))
-            .WithEnvironmentVariables(Environment(invocation.Environment))
-            .WithValidation(CommandResultValidation.None);
-
-        // Forceful cancellation kills the plugin's whole process tree (an IPAM plugin it delegated to included).
-        var result = await command.ExecuteAsync(cancellationToken).ConfigureAwait(false);
-        return new PluginProcessResult(result.ExitCode, stdout.ToArray(), stderr.ToText(), stdout.Truncated);
-    }
-
-    private static Dictionary<string, string?> Environment(IReadOnlyDictionary<string, string> variables)
-    {
-        var copy = new Dictionary<string, string?>(variables.Count, StringComparer.Ordinal);
-        foreach (var (key, value) in variables)
+        cancellationToken.ThrowIfCancellationRequested();
+        var start = new ProcessStartInfo(invocation.PluginPath)
         {
-            copy[key] = value;
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in invocation.Environment)
+        {
+            start.Environment[key] = value;
         }
 
-        return copy;
+        using var process = new Process { StartInfo = start };
+        process.Start();
+
+        // From here a cancellation (the caller's, or the call's timeout) kills the plugin's whole process tree
+        // (an IPAM plugin it delegated to included); the pipes then close and the reads below end.
+        using var kill = cancellationToken.UnsafeRegister(static state => KillTree((Process)state!), process);
+        var stdout = new CappedBuffer(_options.MaxStdoutBytes);
+        var stderr = new CappedBuffer(_options.MaxStderrBytes);
+        var draining = Task.WhenAll(
+            stdout.DrainAsync(process.StandardOutput.BaseStream, cancellationToken),
+            stderr.DrainAsync(process.StandardError.BaseStream, cancellationToken));
+        try
+        {
+            await FeedAsync(process.StandardInput.BaseStream, invocation.Stdin, cancellationToken).ConfigureAwait(false);
+            await draining.ConfigureAwait(false);
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Reap the killed plugin before reporting; a tree that will not die is left to the operating system.
+            using var grace = new CancellationTokenSource(KillGrace);
+            await process.WaitForExitAsync(grace.Token).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            throw new OperationCanceledException($"plugin {invocation.PluginPath} was cancelled and killed", cancellationToken);
+        }
+
+        return new PluginProcessResult(process.ExitCode, stdout.ToArray(), stderr.ToText(), stdout.Truncated);
+    }
+
+    // Writes stdin and closes it. A plugin that exits without reading all of it is not an error (EPIPE).
+    private static async Task FeedAsync(Stream stdin, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using (stdin.ConfigureAwait(false))
+            {
+                await stdin.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (IOException ex) when (ex.GetType() == typeof(IOException))
+        {
+        }
+    }
+
+    private static void KillTree(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
+        {
+            // Already gone, or never fully started.
+        }
     }
 
     private static bool IsTextFileBusy(Exception ex) => StartFailure(ex) is { NativeErrorCode: TextFileBusyErrno };
 
-    // CliWrap wraps Process.Start's Win32Exception in one of its own whose error code is whatever the thread saw
-    // last; the innermost one carries the real errno.
+    // The innermost Win32Exception carries the real errno (wrappers may carry whatever the thread saw last).
     private static Win32Exception? StartFailure(Exception ex)
     {
         Win32Exception? innermost = null;
