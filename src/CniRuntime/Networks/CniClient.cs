@@ -29,7 +29,8 @@ public sealed partial class CniClient : ICniClient
     public CniClient(CniClientOptions? options = null, IPluginExecutor? executor = null)
     {
         Options = options ?? new CniClientOptions();
-        _logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CniClient>();
+        // Without a factory, no category name is built (that takes reflection over the type's name).
+        _logger = Options.LoggerFactory is { } factory ? factory.CreateLogger<CniClient>() : NullLogger.Instance;
         _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions { TimeProvider = Options.TimeProvider });
         Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider);
         _policy = new PluginCallPolicy(Options.PluginTimeout, Math.Max(0, Options.TransientRetries), Options.TransientRetryDelay, Options.TimeProvider);
