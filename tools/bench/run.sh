@@ -17,7 +17,7 @@ mkdir -p "$out"
 
 {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "versions: .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {print $2}' | tail -1), containernetworking-plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins), iptables $(dpkg-query -W -f='${Version}' iptables), nftables $(dpkg-query -W -f='${Version}' nftables), cnirt $(artifacts/cnirt version)"
+  echo "versions: .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {print $2}' | tail -1), containernetworking-plugins $(dpkg-query -W -f='${Version}' containernetworking-plugins), iptables $(dpkg-query -W -f='${Version}' iptables), nftables $(dpkg-query -W -f='${Version}' nftables), $(artifacts/cnirt version | cut -d: -f1)"
 } | tee "$out/machine.txt"
 
 if [ "${BDN:-1}" != 0 ]; then
