@@ -144,15 +144,16 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
         }
     }
 
+    // Runs inside the token's Cancel(), so it must not throw: a process of the tree that is already gone makes
+    // Kill report an AggregateException, and the tree is dead all the same.
     private static void KillTree(Process process)
     {
         try
         {
             process.Kill(entireProcessTree: true);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
+        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException or AggregateException)
         {
-            // Already gone, or never fully started.
         }
     }
 
