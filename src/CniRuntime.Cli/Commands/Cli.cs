@@ -71,9 +71,12 @@ internal static class Cli
             return Usage;
         }
 
+        // Signals are handled here rather than by System.CommandLine, which registers its handlers only once the
+        // action has started (a plugin may be running by then, and a signal in between killed cnirt outright).
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         return await ReportingErrorsAsync(
             parse.GetValue(GlobalOptions.Debug),
-            () => parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+            () => CancelledOnTerminationAsync(ct => parse.InvokeAsync(invocation, ct)));
     }
 
     private static async Task<int> ReportingErrorsAsync(bool debug, Func<Task<int>> run)
@@ -106,8 +109,9 @@ internal static class Cli
     }
 
     /// <summary>
-    /// What System.CommandLine's invocation does around an action: SIGINT and SIGTERM cancel its token, and an
-    /// action that has not finished within the termination timeout ends with the signal's exit code (130, 143).
+    /// What System.CommandLine's invocation does around an action, with the handlers in place before the action
+    /// starts: SIGINT and SIGTERM cancel its token, and an action that has not finished within System.CommandLine's
+    /// termination timeout ends with the signal's exit code (130, 143).
     /// </summary>
     private static async Task<int> CancelledOnTerminationAsync(Func<CancellationToken, Task<int>> action)
     {
@@ -123,9 +127,22 @@ internal static class Cli
         {
             context.Cancel = true;
             cancellation.Cancel();
-            if (started is not null && !started.Wait(grace))
+            if (started is not null && !EndsWithin(started, grace))
             {
                 forced.TrySetResult(context.Signal == PosixSignal.SIGINT ? Interrupted : Terminated);
+            }
+        }
+
+        // Whether the task ends, in any state, within the timeout (Wait throws for a cancelled or failed one).
+        static bool EndsWithin(Task task, TimeSpan timeout)
+        {
+            try
+            {
+                return task.Wait(timeout);
+            }
+            catch (AggregateException)
+            {
+                return true;
             }
         }
 
