@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Cli.Commands;
@@ -10,6 +11,7 @@ internal static class Cli
     public const int Failed = 1;
     public const int Usage = 2;
     public const int Interrupted = 130;
+    public const int Terminated = 143;
 
     public static RootCommand Build()
     {
@@ -52,6 +54,12 @@ internal static class Cli
             return VersionCommand.Run(json: false);
         }
 
+        // Fast path: runtimes call the cnitool commands on every sandbox start and stop.
+        if (CnitoolArguments.TryParse(args) is { } cnitool)
+        {
+            return await ReportingErrorsAsync(cnitool.Globals.Debug, () => CancelledOnTerminationAsync(ct => CnitoolCommands.RunAsync(cnitool, ct)));
+        }
+
         var root = Build();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -65,10 +73,19 @@ internal static class Cli
             return Usage;
         }
 
-        var debug = parse.GetValue(GlobalOptions.Debug);
+        // Signals are handled here rather than by System.CommandLine, which registers its handlers only once the
+        // action has started (a plugin may be running by then, and a signal in between killed cnirt outright).
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        return await ReportingErrorsAsync(
+            parse.GetValue(GlobalOptions.Debug),
+            () => CancelledOnTerminationAsync(ct => parse.InvokeAsync(invocation, ct)));
+    }
+
+    private static async Task<int> ReportingErrorsAsync(bool debug, Func<Task<int>> run)
+    {
         try
         {
-            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await run();
         }
         catch (UsageException ex)
         {
@@ -91,5 +108,49 @@ internal static class Cli
             Console.Error.WriteLine($"cnirt: {ex.Message.ReplaceLineEndings(" ")} (--debug for details)");
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// What System.CommandLine's invocation does around an action, with the handlers in place before the action
+    /// starts: SIGINT and SIGTERM cancel its token, and an action that has not finished within System.CommandLine's
+    /// termination timeout ends with the signal's exit code (130, 143).
+    /// </summary>
+    private static async Task<int> CancelledOnTerminationAsync(Func<CancellationToken, Task<int>> action)
+    {
+        if (new InvocationConfiguration().ProcessTerminationTimeout is not { } grace)
+        {
+            return await action(CancellationToken.None);
+        }
+
+        using var cancellation = new CancellationTokenSource();
+        var forced = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<int>? started = null;
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+            if (started is not null && !EndsWithin(started, grace))
+            {
+                forced.TrySetResult(context.Signal == PosixSignal.SIGINT ? Interrupted : Terminated);
+            }
+        }
+
+        // Whether the task ends, in any state, within the timeout (Wait throws for a cancelled or failed one).
+        static bool EndsWithin(Task task, TimeSpan timeout)
+        {
+            try
+            {
+                return task.Wait(timeout);
+            }
+            catch (AggregateException)
+            {
+                return true;
+            }
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        started = action(cancellation.Token);
+        return await await Task.WhenAny(started, forced.Task);
     }
 }

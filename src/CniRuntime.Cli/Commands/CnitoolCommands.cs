@@ -11,7 +11,8 @@ namespace CniRuntime.Cli.Commands;
 /// <summary><c>add|check|del|status|gc &lt;network&gt; &lt;netns&gt;</c>, with cnitool's arguments, environment and output.</summary>
 internal static class CnitoolCommands
 {
-    private static readonly string[] Verbs = ["add", "check", "del", "status", "gc"];
+    /// <summary>The commands, in cnitool's order.</summary>
+    public static readonly string[] Verbs = ["add", "check", "del", "status", "gc"];
 
     public static IEnumerable<Command> Create() => Verbs.Select(Create);
 
@@ -22,7 +23,8 @@ internal static class CnitoolCommands
         var ifName = new Option<string?>("--ifname", "-i") { Description = "Interface name in the namespace (default: $CNI_IFNAME, else eth0)", HelpName = "NAME" };
         var command = new Command(verb, Describe(verb)) { network, netns, ifName };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            verb, parse.GetRequiredValue(network), parse.GetRequiredValue(netns), parse.GetValue(ifName), parse, cancellationToken));
+            new CnitoolArguments(verb, parse.GetRequiredValue(network), parse.GetRequiredValue(netns), parse.GetValue(ifName), GlobalSettings.From(parse)),
+            cancellationToken));
         return command;
     }
 
@@ -35,15 +37,17 @@ internal static class CnitoolCommands
         _ => "cnitool gc: DEL every cached attachment of the network, then GC (netns is required but unused, as in cnitool)",
     };
 
-    public static async Task<int> RunAsync(string verb, string network, string netns, string? ifNameFlag, ParseResult parse, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(CnitoolArguments arguments, CancellationToken cancellationToken)
     {
-        // cnitool's environment; a global flag, when given, wins over its variable.
-        var ifName = ifNameFlag ?? (Get("CNI_IFNAME") is { Length: > 0 } fromEnvironment ? fromEnvironment : "eth0");
-        var configDirectory = GlobalOptions.ConfigDirectory(parse);
-        var client = new CniClient(GlobalOptions.ClientOptions(parse, pluginFallback: null));
-        var list = await NetworkConfigLoader.LoadNetworkAsync(configDirectory, network, cancellationToken);
+        ArgumentNullException.ThrowIfNull(arguments);
 
-        var absoluteNetns = Path.GetFullPath(netns);
+        // cnitool's environment; a global flag, when given, wins over its variable.
+        var ifName = arguments.IfName ?? (Get("CNI_IFNAME") is { Length: > 0 } fromEnvironment ? fromEnvironment : "eth0");
+        var configDirectory = GlobalOptions.ConfigDirectory(arguments.Globals);
+        var client = new CniClient(GlobalOptions.ClientOptions(arguments.Globals, pluginFallback: null));
+        var list = await NetworkConfigLoader.LoadNetworkAsync(configDirectory, arguments.Network, cancellationToken);
+
+        var absoluteNetns = Path.GetFullPath(arguments.Netns);
         var runtime = new RuntimeConfig
         {
             ContainerId = ContainerIdFor(absoluteNetns),
@@ -53,7 +57,7 @@ internal static class CnitoolCommands
             CapabilityArgs = ParseCapabilityArgs(Get("CAP_ARGS")),
         };
 
-        switch (verb)
+        switch (arguments.Verb)
         {
             case "add":
                 var result = await client.AddNetworkListAsync(list, runtime, cancellationToken);

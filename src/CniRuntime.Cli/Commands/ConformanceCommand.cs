@@ -38,7 +38,7 @@ internal static class ConformanceCommand
                 {
                     Network = list,
                     PluginType = type,
-                    PluginDirectories = GlobalOptions.PluginDirectories(parse),
+                    PluginDirectories = GlobalOptions.PluginDirectories(GlobalSettings.From(parse)),
                     Node = nodeName is null ? ConformanceNode.Throwaway(parse.GetValue(links) ?? []) : ConformanceNode.Existing(nodeName),
                     InterfaceName = parse.GetValue(ifName)!,
                     PluginTimeout = parse.GetValue(GlobalOptions.Timeout) ?? TimeSpan.FromSeconds(30),

@@ -80,29 +80,35 @@ internal static class GlobalOptions
         root.Options.Add(Json);
     }
 
-    public static string ConfigDirectory(ParseResult parse) =>
-        parse.GetValue(ConfDir) is { Length: > 0 } dir ? dir
+    public static string ConfigDirectory(ParseResult parse) => ConfigDirectory(GlobalSettings.From(parse));
+
+    public static string ConfigDirectory(GlobalSettings settings) =>
+        settings.ConfDir is { Length: > 0 } dir ? dir
         : Environment.GetEnvironmentVariable("NETCONFPATH") is { Length: > 0 } env ? env
         : DefaultConfigDirectory;
 
     /// <summary>Plugin directories: the flag, else CNI_PATH, else <paramref name="fallback"/>.</summary>
-    public static string[] PluginDirectories(ParseResult parse, string? fallback = DefaultPluginDirectory)
+    public static string[] PluginDirectories(GlobalSettings settings, string? fallback = DefaultPluginDirectory)
     {
-        var text = parse.GetValue(CniPath) is { Length: > 0 } flag ? flag
+        ArgumentNullException.ThrowIfNull(settings);
+        var text = settings.CniPath is { Length: > 0 } flag ? flag
             : Environment.GetEnvironmentVariable("CNI_PATH") is { Length: > 0 } env ? env
             : fallback ?? string.Empty;
         return text.Split(':', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    public static CniClientOptions ClientOptions(ParseResult parse, string? pluginFallback = DefaultPluginDirectory)
+    public static CniClientOptions ClientOptions(ParseResult parse, string? pluginFallback = DefaultPluginDirectory) =>
+        ClientOptions(GlobalSettings.From(parse), pluginFallback);
+
+    public static CniClientOptions ClientOptions(GlobalSettings settings, string? pluginFallback = DefaultPluginDirectory)
     {
-        var options = new CniClientOptions { PluginDirectories = PluginDirectories(parse, pluginFallback) };
-        if (parse.GetValue(CacheDir) is { Length: > 0 } cache)
+        var options = new CniClientOptions { PluginDirectories = PluginDirectories(settings, pluginFallback) };
+        if (settings.CacheDir is { Length: > 0 } cache)
         {
             options = options with { CacheDirectory = Path.GetFullPath(cache) };
         }
 
-        if (parse.GetValue(Timeout) is { } timeout)
+        if (settings.Timeout is { } timeout)
         {
             options = options with { PluginTimeout = timeout };
         }
@@ -113,8 +119,9 @@ internal static class GlobalOptions
     /// <summary>The sandbox manager, with the built-in default network behind the configuration directory.</summary>
     public static SandboxManager Sandboxes(ParseResult parse)
     {
-        var cni = ClientOptions(parse);
-        var configDirectory = ConfigDirectory(parse);
+        var settings = GlobalSettings.From(parse);
+        var cni = ClientOptions(settings);
+        var configDirectory = ConfigDirectory(settings);
         var options = new SandboxManagerOptions { Cni = cni, ConfigDirectory = configDirectory, PortBackend = parse.GetValue(PortBackend) };
         return new SandboxManager(options, configs: new DefaultNetworkConfigSource(configDirectory, cni.CacheDirectory));
     }
@@ -209,4 +216,20 @@ internal static class GlobalOptions
 
     private static bool TryPort(string text, out int port) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535;
+}
+
+/// <summary>The values of the global flags, whichever parser read them.</summary>
+internal sealed record GlobalSettings(string? CniPath, string? ConfDir, string? CacheDir, TimeSpan? Timeout, bool Debug, bool Json)
+{
+    public static GlobalSettings From(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        return new(
+            parse.GetValue(GlobalOptions.CniPath),
+            parse.GetValue(GlobalOptions.ConfDir),
+            parse.GetValue(GlobalOptions.CacheDir),
+            parse.GetValue(GlobalOptions.Timeout),
+            parse.GetValue(GlobalOptions.Debug),
+            parse.GetValue(GlobalOptions.Json));
+    }
 }

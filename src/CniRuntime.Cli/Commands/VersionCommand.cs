@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Reflection;
 using System.Text.Json;
 using CniRuntime.Protocol;
 
@@ -15,8 +14,7 @@ internal static class VersionCommand
         return command;
     }
 
-    public static string CnirtVersion =>
-        typeof(VersionCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string CnirtVersion => BuildInfo.Version;
 
     public static int Run(bool json)
     {

@@ -4,16 +4,31 @@ using CniRuntime.Protocol;
 namespace CniRuntime.Caching;
 
 /// <summary>
-/// Writes files so that a crash leaves the old content or the new, never an empty or half-written file: a
-/// temporary file in the same directory, fsync, rename over the target, fsync of the directory. Files are 0600 in
-/// 0700 directories (they hold container IDs, namespaces and addresses).
+/// Writes files so that a reader never sees an empty or half-written file: a temporary file in the same
+/// directory, renamed over the target. A durable write also fsyncs the file before the rename and the directory
+/// after it, so that even a power loss leaves the old content or the new. Files are 0600 in 0700 directories
+/// (they hold container IDs, namespaces and addresses).
 /// </summary>
+/// <remarks>
+/// These files are small and local, so they are read and written synchronously: .NET's asynchronous file I/O on
+/// Linux is the same system call made on a thread-pool thread, and the hop costs more than the call.
+/// </remarks>
 internal static class AtomicFile
 {
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
+    /// <summary>A durable write (see the class remarks), as a task.</summary>
     /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
-    public static async Task WriteAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    public static Task WriteAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
+        Synchronously.Run(() =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Write(path, bytes.Span, durable: true);
+        });
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically; <paramref name="durable"/> adds the fsyncs.</summary>
+    /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
+    public static void Write(string path, ReadOnlySpan<byte> bytes, bool durable)
     {
         var directory = Path.GetDirectoryName(path)!;
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
@@ -27,24 +42,24 @@ internal static class AtomicFile
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
                 BufferSize = 0,
             };
-            var stream = new FileStream(temporary, options);
-            await using (stream.ConfigureAwait(false))
+            using (var stream = new FileStream(temporary, options))
             {
-                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
+                stream.Write(bytes);
+                if (durable)
+                {
+                    stream.Flush(flushToDisk: true);
+                }
             }
 
             File.Move(temporary, path, overwrite: true);
-            Libc.FsyncDirectory(directory);
+            if (durable)
+            {
+                Libc.FsyncDirectory(directory);
+            }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             TryDelete(temporary);
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-
             throw new CniException(CniErrorCode.IoFailure, $"failed to write {path}: {ex.Message}", null, ex);
         }
     }
@@ -67,13 +82,6 @@ internal static class AtomicFile
     /// state directory could otherwise hang the reader or exhaust memory).
     /// </summary>
     /// <exception cref="IOException">The file exists but cannot be read, is a symbolic link, or is too large.</exception>
-    public static Task<byte[]?> ReadIfExistsAsync(string path, int maxBytes, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        return Task.FromResult(ReadIfExists(path, maxBytes));
-    }
-
-    /// <inheritdoc cref="ReadIfExistsAsync"/>
     public static byte[]? ReadIfExists(string path, int maxBytes)
     {
         var fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloExec | Libc.ONoFollow | Libc.ONonBlock);

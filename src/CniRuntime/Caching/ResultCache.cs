@@ -7,8 +7,10 @@ namespace CniRuntime.Caching;
 /// <summary>
 /// The result cache, byte-compatible with libcni's: <c>&lt;cacheDir&gt;/results/&lt;network&gt;-&lt;containerID&gt;-&lt;ifname&gt;</c>
 /// holding a <c>cniCacheV1</c> document, so attachments made by Go runtimes (cnitool, containerd, CRI-O) and by
-/// CniRuntime can be removed by either. Unlike libcni, writes are atomic (temp file, fsync, rename): a crash
-/// leaves the old file or the new one, never an empty one.
+/// CniRuntime can be removed by either. Unlike libcni, writes are atomic (temp file, rename): a reader, or a
+/// runtime restarted after a crash, sees the old file or the new one, never an empty or half-written one. Like
+/// libcni, they are not fsynced: a result describes namespaces and links that a reboot takes away anyway, and a
+/// flush to disk would cost more than the rest of a cnirt command (up to tens of milliseconds on a busy disk).
 /// </summary>
 public sealed class ResultCache
 {
@@ -26,12 +28,18 @@ public sealed class ResultCache
 
     private readonly TimeProvider _timeProvider;
 
+    private readonly bool _durable;
+
     /// <summary>Creates a cache rooted at <paramref name="cacheDirectory"/> (libcni's default is <c>/var/lib/cni</c>).</summary>
-    public ResultCache(string cacheDirectory, TimeProvider? timeProvider = null)
+    /// <param name="cacheDirectory">The cache root.</param>
+    /// <param name="timeProvider">The clock for lock polling.</param>
+    /// <param name="durable">Whether writes are fsynced (see <see cref="Networks.CniClientOptions.DurableWrites"/>).</param>
+    public ResultCache(string cacheDirectory, TimeProvider? timeProvider = null, bool durable = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(cacheDirectory);
         CacheDirectory = cacheDirectory;
         _timeProvider = timeProvider ?? TimeProvider.System;
+        _durable = durable;
     }
 
     /// <summary>The cache root.</summary>
@@ -66,30 +74,32 @@ public sealed class ResultCache
 
     /// <summary>Writes (or replaces) an attachment's cache file atomically, mode 0600 in a 0700 directory.</summary>
     /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
-    public async Task WriteAsync(NetworkAttachment attachment, CancellationToken cancellationToken = default)
+    public Task WriteAsync(NetworkAttachment attachment, CancellationToken cancellationToken = default) => Synchronously.Run(() =>
     {
         ArgumentNullException.ThrowIfNull(attachment);
+        cancellationToken.ThrowIfCancellationRequested();
         var path = GetPath(attachment.NetworkName, attachment.ContainerId, attachment.InterfaceName);
-        Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
         try
         {
-            await AtomicFile.WriteAsync(path, Serialize(attachment), cancellationToken).ConfigureAwait(false);
+            Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
+            AtomicFile.Write(path, Serialize(attachment), _durable);
         }
         catch (CniException ex) when (ex.InnerException is not null)
         {
             throw new CniException(CniErrorCode.IoFailure, $"failed to write cache file {path}: {ex.InnerException.Message}", null, ex.InnerException);
         }
-    }
+    });
 
     /// <summary>Reads an attachment's cache file.</summary>
     /// <returns>The attachment, or null when there is no file.</returns>
     /// <exception cref="CniCacheException">The file exists but is empty, truncated or not a cache document.</exception>
-    public async Task<NetworkAttachment?> ReadAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default)
+    public Task<NetworkAttachment?> ReadAsync(string networkName, string containerId, string interfaceName, CancellationToken cancellationToken = default) => Synchronously.Run(() =>
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var path = GetPath(networkName, containerId, interfaceName);
-        var bytes = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
+        var bytes = ReadFile(path);
         return bytes is null ? null : Parse(bytes, path, networkName, containerId, interfaceName);
-    }
+    });
 
     /// <summary>Deletes an attachment's cache file; a missing file (or missing name parts) is not an error.</summary>
     public void Delete(string networkName, string containerId, string interfaceName)
@@ -106,7 +116,10 @@ public sealed class ResultCache
     /// Lists cached attachments (libcni's <c>GetCachedAttachments</c>): all, or those of one container. Files that
     /// cannot be read or are not <c>cniCacheV1</c> documents are skipped.
     /// </summary>
-    public async Task<IReadOnlyList<NetworkAttachment>> ListAsync(string? containerId = null, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<NetworkAttachment>> ListAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
+        Synchronously.Run<IReadOnlyList<NetworkAttachment>>(() => List(containerId, cancellationToken));
+
+    private List<NetworkAttachment> List(string? containerId, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(ResultsDirectory))
         {
@@ -132,10 +145,11 @@ public sealed class ResultCache
                 }
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             var path = Path.Combine(ResultsDirectory, name);
             try
             {
-                var bytes = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
+                var bytes = ReadFile(path);
                 if (bytes is null || !TryParseV1(bytes, out var attachment))
                 {
                     continue;
@@ -337,11 +351,11 @@ public sealed class ResultCache
     private static string String(JsonElement root, string key) =>
         root.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? string.Empty : string.Empty;
 
-    private static async Task<byte[]?> ReadFileAsync(string path, CancellationToken cancellationToken)
+    private static byte[]? ReadFile(string path)
     {
         try
         {
-            return await AtomicFile.ReadIfExistsAsync(path, MaxFileBytes, cancellationToken).ConfigureAwait(false);
+            return AtomicFile.ReadIfExists(path, MaxFileBytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -23,10 +23,12 @@ public static class NetworkConfigLoader
     /// holding a single plugin is converted to a one-plugin list.
     /// </summary>
     /// <exception cref="CniConfigException">The file cannot be read or is not a valid configuration.</exception>
-    public static async Task<NetworkConfigList> LoadFileAsync(string path, CancellationToken cancellationToken = default)
+    /// <remarks>Configuration files are small and local: they are read synchronously (see <see cref="Caching.AtomicFile"/>).</remarks>
+    public static Task<NetworkConfigList> LoadFileAsync(string path, CancellationToken cancellationToken = default) => Caching.Synchronously.Run(() =>
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var bytes = await ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var bytes = ReadFile(path);
         var isList = ListExtensions.Contains(Path.GetExtension(path)) || LooksLikeList(bytes);
         if (!isList)
         {
@@ -34,8 +36,8 @@ public static class NetworkConfigLoader
         }
 
         var list = NetworkConfigList.Parse(bytes, path);
-        return await AppendSubdirectoryPluginsAsync(list, path, cancellationToken).ConfigureAwait(false);
-    }
+        return AppendSubdirectoryPlugins(list, path);
+    });
 
     /// <summary>Lists the configuration files of a directory in load order; a missing directory has none.</summary>
     public static IReadOnlyList<string> FindConfigFiles(string directory)
@@ -91,7 +93,7 @@ public static class NetworkConfigLoader
             }
             catch (CniConfigException ex)
             {
-                var name = await TryReadNameAsync(file, cancellationToken).ConfigureAwait(false);
+                var name = TryReadName(file);
                 diagnostics.Add(new ConfigDiagnostic(file, name, name is null ? ConfigDiagnosticKind.Unreadable : ConfigDiagnosticKind.Invalid, ex));
             }
         }
@@ -113,7 +115,7 @@ public static class NetworkConfigLoader
         return scan.GetNetwork(networkName);
     }
 
-    private static async Task<NetworkConfigList> AppendSubdirectoryPluginsAsync(NetworkConfigList list, string path, CancellationToken cancellationToken)
+    private static NetworkConfigList AppendSubdirectoryPlugins(NetworkConfigList list, string path)
     {
         if (list.LoadOnlyInlinedPlugins)
         {
@@ -140,7 +142,7 @@ public static class NetworkConfigLoader
         var plugins = new List<PluginConfig>(list.Plugins);
         foreach (var pluginFile in pluginFiles)
         {
-            var bytes = await ReadFileAsync(pluginFile, cancellationToken).ConfigureAwait(false);
+            var bytes = ReadFile(pluginFile);
             plugins.Add(PluginConfig.Parse(bytes, pluginFile));
         }
 
@@ -178,7 +180,7 @@ public static class NetworkConfigLoader
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static async Task<byte[]> ReadFileAsync(string path, CancellationToken cancellationToken)
+    private static byte[] ReadFile(string path)
     {
         try
         {
@@ -188,7 +190,7 @@ public static class NetworkConfigLoader
                 throw new CniConfigException($"file is {info.Length} bytes; configurations larger than {MaxFileBytes} bytes are refused", path, null, CniErrorCode.IoFailure);
             }
 
-            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            return File.ReadAllBytes(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -196,11 +198,11 @@ public static class NetworkConfigLoader
         }
     }
 
-    private static async Task<string?> TryReadNameAsync(string file, CancellationToken cancellationToken)
+    private static string? TryReadName(string file)
     {
         try
         {
-            return NetworkConfigParser.TryReadName(await ReadFileAsync(file, cancellationToken).ConfigureAwait(false));
+            return NetworkConfigParser.TryReadName(ReadFile(file));
         }
         catch (CniConfigException)
         {

@@ -32,9 +32,9 @@ public static class CniTelemetry
     /// <summary>The metric tag with the outcome: ok, error or cancelled.</summary>
     public const string OutcomeTag = "outcome";
 
-    internal static readonly ActivitySource Source = new(Name, typeof(CniTelemetry).Assembly.GetName().Version?.ToString());
+    internal static readonly ActivitySource Source = new(Name, BuildInfo.Version);
 
-    internal static readonly Meter Meter = new(Name, typeof(CniTelemetry).Assembly.GetName().Version?.ToString());
+    internal static readonly Meter Meter = new(Name, BuildInfo.Version);
 
     internal static readonly Counter<long> Operations = Meter.CreateCounter<long>(
         "cniruntime.operations", unit: "{operation}", description: "CNI operations on a network (ADD, DEL, CHECK, STATUS, GC, VERSION), by outcome.");

@@ -7,9 +7,6 @@ using CniRuntime.Invocation;
 using CniRuntime.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Polly;
-using Polly.Retry;
-using Polly.Timeout;
 
 namespace CniRuntime.Networks;
 
@@ -23,7 +20,7 @@ public sealed partial class CniClient : ICniClient
 {
     private static readonly byte[] VersionRequest = """{"cniVersion":"1.1.0"}"""u8.ToArray();
     private readonly IPluginExecutor _executor;
-    private readonly ResiliencePipeline _pipeline;
+    private readonly PluginCallPolicy _policy;
     private readonly ILogger _logger;
 
     /// <summary>Creates a client.</summary>
@@ -32,27 +29,15 @@ public sealed partial class CniClient : ICniClient
     public CniClient(CniClientOptions? options = null, IPluginExecutor? executor = null)
     {
         Options = options ?? new CniClientOptions();
-        _logger = (Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CniClient>();
+        // Without a factory, no category name is built (that takes reflection over the type's name).
+        _logger = Options.LoggerFactory is { } factory ? factory.CreateLogger<CniClient>() : NullLogger.Instance;
         _executor = executor ?? new ProcessPluginExecutor(new ProcessPluginExecutorOptions
         {
             TimeProvider = Options.TimeProvider,
             InheritEnvironment = Options.PluginEnvironment == PluginEnvironment.Inherit,
         });
-        Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider);
-        var builder = new ResiliencePipelineBuilder { TimeProvider = Options.TimeProvider };
-        if (Options.TransientRetries > 0)
-        {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                ShouldHandle = new PredicateBuilder().Handle<CniException>(static e => e.IsTransient),
-                MaxRetryAttempts = Options.TransientRetries,
-                Delay = Options.TransientRetryDelay,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-            });
-        }
-
-        _pipeline = builder.AddTimeout(Options.PluginTimeout).Build();
+        Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider, Options.DurableWrites);
+        _policy = new PluginCallPolicy(Options.PluginTimeout, Math.Max(0, Options.TransientRetries), Options.TransientRetryDelay, Options.TimeProvider);
     }
 
     /// <summary>The options in force.</summary>
@@ -544,7 +529,7 @@ public sealed partial class CniClient : ICniClient
         Exception? failure = null;
         try
         {
-            return await _pipeline.ExecuteAsync(
+            return await _policy.ExecuteAsync(
                 static async (state, token) =>
                 {
                     var outcome = await state.Executor.ExecuteAsync(state.Invocation, token).ConfigureAwait(false);
@@ -554,7 +539,7 @@ public sealed partial class CniClient : ICniClient
                 execution,
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (TimeoutRejectedException ex)
+        catch (PluginCallPolicy.TimedOutException ex)
         {
             failure = new CniPluginTimeoutException(path, Options.PluginTimeout, string.Empty, ex).WithContext<CniPluginTimeoutException>(pluginType, networkName, command);
             throw failure;
@@ -598,7 +583,7 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    /// <summary>One plugin call through the resilience pipeline; remembers the last attempt's exit for telemetry.</summary>
+    /// <summary>One plugin call through the call policy; remembers the last attempt's exit for telemetry.</summary>
     private sealed class Execution(IPluginExecutor executor, PluginInvocation invocation)
     {
         public IPluginExecutor Executor { get; } = executor;

@@ -36,10 +36,19 @@ public sealed record CniClientOptions
     /// </summary>
     public PluginEnvironment PluginEnvironment { get; init; } = PluginEnvironment.Inherit;
 
+    /// <summary>
+    /// Whether cache files and sandbox records are fsynced (the file, then its directory) so that they survive a
+    /// power loss, not only a killed process. Off by default, as in libcni: every write is atomic either way (a reader
+    /// sees the old file or the new, never half of one), an empty or damaged file never blocks DEL, and the
+    /// namespaces and links such files describe do not survive a reboot. On, each write costs two fsyncs (about
+    /// 0.6 ms on an idle disk, tens of milliseconds on a busy one). Port mapping state is always fsynced.
+    /// </summary>
+    public bool DurableWrites { get; init; }
+
     /// <summary>Where operations and plugin executions are logged (failures as warnings, each execution at debug level).</summary>
     public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 
-    /// <summary>The clock for timeouts, retries and lock polling.</summary>
+    /// <summary>The clock for retry pauses and lock polling (plugin timeouts run on the system clock).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
 

@@ -346,7 +346,8 @@ public sealed class PortMapper : IPortMapper
     {
         try
         {
-            var bytes = await AtomicFile.ReadIfExistsAsync(path, 4096, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var bytes = AtomicFile.ReadIfExists(path, 4096);
             return bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -77,7 +77,7 @@ public sealed class SandboxManager
         _namespaces = namespaces ?? new NetworkNamespaces();
         _client = client ?? new CniClient(Options.Cni);
         _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
-        _store = new SandboxStore(Options.Cni.CacheDirectory);
+        _store = new SandboxStore(Options.Cni.CacheDirectory, Options.Cni.DurableWrites);
         _locks = Path.Combine(Options.Cni.CacheDirectory, "locks");
         _ports = ports ?? new PortMapper(new PortMapperOptions
         {

@@ -46,8 +46,11 @@ internal enum SandboxPhase
     Teardown,
 }
 
-/// <summary>Sandbox state files: <c>&lt;cacheDir&gt;/sandboxes/&lt;id&gt;.json</c>, written atomically.</summary>
-internal sealed class SandboxStore(string cacheDirectory)
+/// <summary>
+/// Sandbox state files: <c>&lt;cacheDir&gt;/sandboxes/&lt;id&gt;.json</c>, written atomically and, like the result
+/// cache, not fsynced: a record describes a namespace under <c>/run</c> and links that a reboot removes anyway.
+/// </summary>
+internal sealed class SandboxStore(string cacheDirectory, bool durable = false)
 {
     private const int MaxFileBytes = 1024 * 1024;
 
@@ -55,19 +58,23 @@ internal sealed class SandboxStore(string cacheDirectory)
 
     public string PathOf(string id) => Path.Combine(Directory, id + ".json");
 
-    public Task WriteAsync(SandboxState state, CancellationToken cancellationToken) =>
-        AtomicFile.WriteAsync(PathOf(state.Id), Serialize(state), cancellationToken);
+    public Task WriteAsync(SandboxState state, CancellationToken cancellationToken) => Synchronously.Run(() =>
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        AtomicFile.Write(PathOf(state.Id), Serialize(state), durable);
+    });
 
     public void Delete(string id) => AtomicFile.TryDelete(PathOf(id));
 
     /// <exception cref="CniCacheException">The file exists but is not a sandbox state document.</exception>
-    public async Task<SandboxState?> ReadAsync(string id, CancellationToken cancellationToken)
+    public Task<SandboxState?> ReadAsync(string id, CancellationToken cancellationToken) => Synchronously.Run(() =>
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var path = PathOf(id);
         byte[]? bytes;
         try
         {
-            bytes = await AtomicFile.ReadIfExistsAsync(path, MaxFileBytes, cancellationToken).ConfigureAwait(false);
+            bytes = AtomicFile.ReadIfExists(path, MaxFileBytes);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -75,7 +82,7 @@ internal sealed class SandboxStore(string cacheDirectory)
         }
 
         return bytes is null ? null : Parse(bytes, path);
-    }
+    });
 
     /// <summary>The IDs with a state file.</summary>
     public IReadOnlyList<string> ListIds() =>

@@ -21,6 +21,21 @@ public sealed class ResultCacheTests : IDisposable
     private const string LibcniFile =
         """{"kind":"cniCacheV1","containerId":"cnitool-77f0e6f5bd2b9f4ae1b4","config":"eyJjbmlWZXJzaW9uIjoiMS4wLjAiLCJuYW1lIjoibXluZXQiLCJwbHVnaW5zIjpbeyJ0eXBlIjoibm9vcCJ9XX0=","ifName":"eth0","networkName":"mynet","netns":"/run/netns/test","cniArgs":[["IgnoreUnknown","1"]],"capabilityArgs":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]},"result":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/run/netns/test"}],"ips":[{"address":"10.22.0.5/16","gateway":"10.22.0.1","interface":0}]}}""";
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Writes_are_atomic_whether_or_not_they_are_fsynced(bool durable)
+    {
+        var cache = new ResultCache(_dir.Path, durable: durable);
+        var attachment = new NetworkAttachment { ContainerId = "c1", NetworkName = "net", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
+
+        await cache.WriteAsync(attachment);
+        await cache.WriteAsync(attachment with { NetworkNamespace = "/run/netns/x" });
+
+        Assert.Equal("/run/netns/x", (await cache.ReadAsync("net", "c1", "eth0"))!.NetworkNamespace);
+        Assert.Equal(["net-c1-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName)); // no temp file left
+    }
+
     [Fact]
     public async Task A_file_written_by_libcni_reads_back_field_for_field()
     {
@@ -109,6 +124,40 @@ public sealed class ResultCacheTests : IDisposable
 
         Assert.Equal("/run/netns/x", (await cache.ReadAsync("n", "c", "eth0"))!.NetworkNamespace);
         Assert.Equal(["n-c-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public async Task Reads_and_writes_finish_on_the_callers_thread_with_files_0600_in_a_0700_directory()
+    {
+        var cache = new ResultCache(_dir.Path);
+        var attachment = new NetworkAttachment { ContainerId = "c", NetworkName = "n", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
+
+        // Small local files: no thread-pool hop (a cnirt command pays for every one before its first plugin runs).
+        var write = cache.WriteAsync(attachment);
+        var read = cache.ReadAsync("n", "c", "eth0");
+        var list = cache.ListAsync();
+
+        Assert.True(write.IsCompletedSuccessfully && read.IsCompletedSuccessfully && list.IsCompletedSuccessfully);
+        await write;
+        Assert.Equal("c", (await read)!.ContainerId);
+        Assert.Single(await list);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cache.GetPath("n", "c", "eth0")));
+        Assert.Equal(AtomicFile.DirectoryMode, File.GetUnixFileMode(cache.ResultsDirectory));
+    }
+
+    [Fact]
+    public async Task Errors_and_cancellations_of_synchronous_work_land_in_the_task_as_in_an_async_method()
+    {
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+
+        var failed = Synchronously.Run<int>(() => throw new CniException(CniErrorCode.IoFailure, "no"));
+        var cancelled = Synchronously.Run(() => cancel.Token.ThrowIfCancellationRequested());
+
+        await Assert.ThrowsAsync<CniException>(() => failed);
+        Assert.True(cancelled.IsCanceled);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.Equal(7, await Synchronously.Run(() => 7));
     }
 
     [Fact]

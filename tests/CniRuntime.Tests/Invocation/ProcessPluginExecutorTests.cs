@@ -209,8 +209,7 @@ public sealed class ProcessPluginExecutorTests : IDisposable
         Assert.Equal(CniErrorCode.Unknown, error.Code);
     }
 
-    // Fails until ProcessPluginExecutor.StartFailure takes the innermost Win32Exception (the one with the errno);
-    // today it reports CliWrap's generic wrapper ("Target file or working directory doesn't exist, ...").
+    // The operating system's own reason, not a wrapper's generic one ("Target file or working directory doesn't exist, ...").
     [Theory(Timeout = 10_000)]
     [InlineData("garbage", "Exec format error")]
     [InlineData("not-executable", "Permission denied")]

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
+using CniRuntime.Caching;
 using CniRuntime.Configuration;
 using CniRuntime.Invocation;
 using CniRuntime.Networks;
@@ -11,30 +12,18 @@ namespace CniRuntime.Benchmarks;
 /// <summary>
 /// The engine's own cost per ADD and per DEL of a 4-plugin list, with plugins that answer instantly: everything
 /// CniRuntime adds on top of the plugins (request building, result parsing and chaining, cache write and read,
-/// locks, the resilience pipeline).
+/// locks, timeouts); and the cache's write and read alone.
 /// </summary>
 [MemoryDiagnoser]
 public class EngineBenchmarks
 {
-    private const string ListJson = """
-        {"cniVersion":"1.0.0","name":"bench","plugins":[
-          {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/16"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
-          {"type":"portmap","capabilities":{"portMappings":true},"snat":true},
-          {"type":"firewall","backend":"iptables"},
-          {"type":"tuning","sysctl":{"net.core.somaxconn":"512"}}]}
-        """;
-
-    private const string BridgeResult = """
-        {"cniVersion":"1.0.0","interfaces":[{"name":"cni0","mac":"aa:bb:cc:00:00:01"},{"name":"veth1234","mac":"aa:bb:cc:00:00:02"},{"name":"eth0","mac":"aa:bb:cc:00:00:03","sandbox":"/run/netns/bench"}],
-         "ips":[{"interface":2,"address":"10.88.0.5/16","gateway":"10.88.0.1"}],"routes":[{"dst":"0.0.0.0/0"}],"dns":{}}
-        """;
-
     private NetworkConfigList _list = null!;
     private CniClient _client = null!;
     private RuntimeConfig _runtime = null!;
     private string _cacheDirectory = null!;
-    private byte[] _listBytes = null!;
     private byte[] _result = null!;
+    private ResultCache _cache = null!;
+    private NetworkAttachment _attachment = null!;
 
     /// <summary>Where the cache lives: tmpfs isolates the engine's CPU cost, a disk adds the fsync of the atomic write.</summary>
     [Params("tmpfs", "disk")]
@@ -43,9 +32,8 @@ public class EngineBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _listBytes = Encoding.UTF8.GetBytes(ListJson);
-        _result = Encoding.UTF8.GetBytes(BridgeResult);
-        _list = NetworkConfigList.Parse(_listBytes);
+        _result = Encoding.UTF8.GetBytes(BenchData.BridgeResult);
+        _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(BenchData.ListJson));
         var root = CacheOn == "tmpfs" ? "/dev/shm" : Path.GetTempPath();
         _cacheDirectory = Path.Combine(root, "cnirt-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_cacheDirectory);
@@ -61,6 +49,19 @@ public class EngineBenchmarks
                 ["portMappings"] = JsonDocument.Parse("""[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]""").RootElement.Clone(),
             },
         };
+        _cache = _client.Cache;
+        _attachment = new NetworkAttachment
+        {
+            ContainerId = "cached-" + _runtime.ContainerId,
+            NetworkName = _list.Name,
+            InterfaceName = _runtime.InterfaceName,
+            NetworkNamespace = _runtime.NetworkNamespace,
+            Config = _list.Bytes,
+            CniArgs = _runtime.Args,
+            CapabilityArgs = _runtime.CapabilityArgs,
+            Result = JsonDocument.Parse(_result).RootElement.Clone(),
+        };
+        _cache.WriteAsync(_attachment).GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -77,11 +78,13 @@ public class EngineBenchmarks
         await _client.DeleteNetworkListAsync(_list, _runtime);
     }
 
-    [Benchmark(Description = "parse a 4-plugin conflist")]
-    public NetworkConfigList Parse() => NetworkConfigList.Parse(_listBytes);
+    /// <summary>One cache file written (temp file, rename), as ADD leaves it.</summary>
+    [Benchmark(Description = "cache write")]
+    public Task CacheWrite() => _cache.WriteAsync(_attachment);
 
-    [Benchmark(Description = "parse + convert a result 1.0.0 -> 0.4.0")]
-    public CniResult ConvertResult() => CniResultJson.Parse(_result).ConvertTo(CniVersion.V040);
+    /// <summary>One cache file read and parsed back, as DEL and CHECK do (the file written in setup).</summary>
+    [Benchmark(Description = "cache read")]
+    public Task<NetworkAttachment?> CacheRead() => _cache.ReadAsync(_attachment.NetworkName, _attachment.ContainerId, _attachment.InterfaceName);
 
     /// <summary>Answers every call at once: ADD with a bridge-like result, everything else with nothing.</summary>
     private sealed class InstantExecutor(byte[] result) : IPluginExecutor

@@ -15,10 +15,24 @@ internal static class NamespaceBenchmark
 {
     public static async Task<int> RunAsync(int iterations)
     {
+        var result = await MeasureAsync(iterations);
+        Stats.Header(string.Create(CultureInfo.InvariantCulture, $"create+delete of a named network namespace, {iterations} paired runs:"));
+        Stats.Print("ip netns add && ip netns del", result.Iproute2, "ms");
+        Stats.Print("NetworkNamespaces create+delete", result.Library, "ms");
+        Stats.Print("ratio library/iproute2 (paired)", [.. result.Library.Zip(result.Iproute2, (l, i) => l / i)], "x");
+        Stats.Print("  library CreateAsync", result.Creates, "ms");
+        Stats.Print("  library DeleteAsync", result.Deletes, "ms");
+        Stats.Print("  library Run (enter, no-op, restore)", result.Runs, "ms");
+        Stats.Print("  new Thread start+join (Run's floor)", result.Threads, "ms");
+        return 0;
+    }
+
+    /// <summary>The paired create+delete runs, and the library's create, delete and enter alone.</summary>
+    public static async Task<Result> MeasureAsync(int iterations)
+    {
         var namespaces = new NetworkNamespaces();
         var iproute2 = new List<double>();
         var library = new List<double>();
-        var ratios = new List<double>();
         var creates = new List<double>();
         var deletes = new List<double>();
         var runs = new List<double>();
@@ -71,7 +85,6 @@ internal static class NamespaceBenchmark
             {
                 library.Add(libraryMs);
                 iproute2.Add(iproute2Ms);
-                ratios.Add(libraryMs / iproute2Ms);
             }
         }
 
@@ -104,14 +117,9 @@ internal static class NamespaceBenchmark
             await namespaces.DeleteAsync(path);
         }
 
-        Stats.Header(string.Create(CultureInfo.InvariantCulture, $"create+delete of a named network namespace, {iterations} paired runs:"));
-        Stats.Print("ip netns add && ip netns del", iproute2, "ms");
-        Stats.Print("NetworkNamespaces create+delete", library, "ms");
-        Stats.Print("ratio library/iproute2 (paired)", ratios, "x");
-        Stats.Print("  library CreateAsync", creates, "ms");
-        Stats.Print("  library DeleteAsync", deletes, "ms");
-        Stats.Print("  library Run (enter, no-op, restore)", runs, "ms");
-        Stats.Print("  new Thread start+join (Run's floor)", threads, "ms");
-        return 0;
+        return new Result(iproute2, library, creates, deletes, runs, threads);
     }
+
+    /// <summary>Milliseconds of each run: the pairs (iproute2, library), then the library's parts alone.</summary>
+    public sealed record Result(List<double> Iproute2, List<double> Library, List<double> Creates, List<double> Deletes, List<double> Runs, List<double> Threads);
 }

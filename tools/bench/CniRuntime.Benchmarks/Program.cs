@@ -1,23 +1,27 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 using CniRuntime.Benchmarks;
 
-// bdn [BenchmarkDotNet args]  : in-process costs (engine with an instant fake executor).
-// netns [iterations]          : namespace create+delete in-process against `ip netns add` + `ip netns del`.
-// cli CNIRT [iterations]      : the shipped binary: start-up, and cnirt add + del against the plugin execs.
-// portmap [iterations]        : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap plugin).
-// sandbox [iterations]        : sandbox setup+teardown of 1, 2 and 4 networks against the plugins' own exec time.
-// chain [iterations]          : whole chain of real plugins, the library against a minimal exec driver (needs root
-//                               and a throwaway network namespace: tools/bench/engine.sh).
+// report CNIRT [iterations] [outdir] : the performance table (chain through floor, library and cnirt; throughput at
+//                                      1, 2, 4 and 8 at a time; start-up; namespaces) and the figures behind the plots.
+// chain CNIRT [iterations]          : only the table's first row, the chain one at a time through the three drivers.
+// bdn [BenchmarkDotNet args]         : in-process costs (engine with an instant fake executor; parsing, requests, results, cache).
+// netns [iterations]                 : namespace create+delete in-process against `ip netns add` + `ip netns del`.
+// portmap [iterations]               : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap plugin).
+// sandbox [iterations]               : sandbox setup+teardown of 1, 2 and 4 networks against the plugins' own exec time.
+// All but bdn need root and a throwaway network namespace (tools/bench/run.sh provides one).
 return args switch
 {
-    ["chain", ..] => await RealChainComparison.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30),
-    ["cli", var cnirt, ..] => await CliComparison.RunAsync(cnirt, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 30),
-    ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 50),
-    ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20),
-    ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200),
+    ["report", var cnirt, ..] => await Report.RunAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30, args.Length > 3 ? args[3] : "bench-out"),
+    ["chain", var cnirt, ..] => await Report.RunChainAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30),
+    ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 50),
+    ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 20),
+    ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 200),
     ["bdn", .. var rest] => Run(rest),
     _ => Usage(),
 };
+
+static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
 
 static int Run(string[] rest)
 {
@@ -27,6 +31,6 @@ static int Run(string[] rest)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CniRuntime.Benchmarks bdn [--filter *] | chain [iterations] | netns [iterations] | sandbox [iterations] | portmap [iterations] | cli CNIRT [iterations]");
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations]");
     return 2;
 }
