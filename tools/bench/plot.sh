@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The plots of one tools/bench/run.sh run, made with gnuplot (tools/setup.sh bench installs it), in its output
 # directory: latency.png (one sandbox's ADD+DEL against how many run at a time, from latency.tsv) and
-# portmap.png (adding and removing one port mapping against how many are present, from the portmap output).
+# portmap.png (adding one port mapping against how many are present, per backend, from portmap.tsv).
 set -euo pipefail
 dir="${1:?usage: tools/bench/plot.sh DIR (the directory tools/bench/run.sh wrote)}"
 command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot is missing (tools/setup.sh bench installs it)" >&2; exit 1; }
@@ -28,17 +28,20 @@ EOF
   echo "$dir/latency.png"
 fi
 
-# The portmap mode prints rows like "  add    with 10,000 present   23.600   21.000   26.000 ms".
-awk '/^ *(add|remove) +with +[0-9,]+ +present/ { n = $3; gsub(",", "", n); print n "\t" $1 "\t" $5 "\t" $6 "\t" $7 }' \
-  "$dir/portmap.txt" 2>/dev/null > "$dir/portmap.tsv" || true
+# portmap.tsv (from the portmap mode): backend, mappings present, add median p10 p90, remove median p10 p90.
 if [ -s "$dir/portmap.tsv" ]; then
   {
-    preamble "$dir/portmap.png" "Port mapping (nftables): one mapping added and removed" "milliseconds (median, p10-p90)"
+    preamble "$dir/portmap.png" "Port mapping: one mapping added, against the mappings already present" "milliseconds to add one (median, p10-p90)"
     cat <<EOF
 set xlabel "mappings already present"
-set offsets 0.5, 0.5, graph 0.1, 0
-plot "< awk '\$2==\"add\"' $dir/portmap.tsv" using 0:3:4:5:xtic(1) with yerrorlines lw 2 pt 7 title "add", \
-     "< awk '\$2==\"remove\"' $dir/portmap.tsv" using (\$0+0.08):3:4:5 with yerrorlines lw 2 pt 5 title "remove"
+set logscale y
+set yrange [1:*]
+set xtics ("0" 0, "100" 1, "1,000" 2, "10,000" 3)
+set xrange [-0.3:3.3]
+set datafile separator "\t"
+plot "< awk -F'\t' '\$1==\"cnirt nftables\" {print i++ \"\t\" \$0}' $dir/portmap.tsv" using 1:4:5:6 with yerrorlines lw 2 pt 7 title "cnirt, nftables", \
+     "< awk -F'\t' '\$1==\"cnirt iptables\" {print i++ \"\t\" \$0}' $dir/portmap.tsv" using (\$1+0.05):4:5:6 with yerrorlines lw 2 pt 5 title "cnirt, iptables", \
+     "< awk -F'\t' '\$1 ~ /^portmap/ {print i++ \"\t\" \$0}' $dir/portmap.tsv" using (\$1+0.1):4:5:6 with yerrorlines lw 2 pt 9 title "portmap plugin (iptables)"
 EOF
   } | gnuplot
   echo "$dir/portmap.png"

@@ -33,6 +33,6 @@ unshare --net --mount --propagation private -- bash -c '
   echo "== the table: medians (p10–p90); ratios are medians of paired ratios"
   dotnet "$0" report "$PWD/artifacts/cnirt" "$1" "$2"
   echo "== port mapping: add/remove one mapping with 0 to 10,000 present"
-  dotnet "$0" portmap "$1" | tee "$2/portmap.txt"' "$dll" "$iterations" "$out"
+  dotnet "$0" portmap "$1" "$2" | tee "$2/portmap.txt"' "$dll" "$iterations" "$out"
 
 tools/bench/plot.sh "$out"

@@ -27,7 +27,7 @@ internal static class PortMappingBenchmark
     private static readonly IReadOnlyList<IpPrefix> Filler = [IpPrefix.Parse("10.99.0.2/24")];
     private static readonly IReadOnlyList<IpPrefix> Target = [IpPrefix.Parse("10.99.0.3/24")];
 
-    public static async Task<int> RunAsync(int iterations)
+    public static async Task<int> RunAsync(int iterations, string? outputDirectory = null)
     {
         var rows = new List<(string Backend, int Present, List<double> Add, List<double> Remove)>();
         foreach (var backend in new[] { PortMappingBackend.Nftables, PortMappingBackend.Iptables })
@@ -89,6 +89,21 @@ internal static class PortMappingBenchmark
                     CultureInfo.InvariantCulture,
                     $"  {backend,-26} {present,7:N0}  {Spread(add),-24} {Median(add) / addAt0,6:F2}x  {Spread(remove),-24} {Median(remove) / removeAt0,6:F2}x"));
             }
+        }
+
+        if (outputDirectory is not null)
+        {
+            // For tools/bench/plot.sh: backend, mappings present, then median, p10 and p90 of add and of remove.
+            var tsv = new StringBuilder();
+            foreach (var (backend, present, add, remove) in rows)
+            {
+                var a = add.Order().ToList();
+                var r = remove.Order().ToList();
+                tsv.Append(CultureInfo.InvariantCulture, $"{backend}\t{present}\t{Percentile(a, 0.5):0.00}\t{Percentile(a, 0.1):0.00}\t{Percentile(a, 0.9):0.00}\t{Percentile(r, 0.5):0.00}\t{Percentile(r, 0.1):0.00}\t{Percentile(r, 0.9):0.00}\n");
+            }
+
+            Directory.CreateDirectory(outputDirectory);
+            await File.WriteAllTextAsync(Path.Combine(outputDirectory, "portmap.tsv"), tsv.ToString());
         }
 
         return 0;

@@ -7,14 +7,15 @@ using CniRuntime.Benchmarks;
 // chain CNIRT [iterations]          : only the table's first row, the chain one at a time through the three drivers.
 // bdn [BenchmarkDotNet args]         : in-process costs (engine with an instant fake executor; parsing, requests, results, cache).
 // netns [iterations]                 : namespace create+delete in-process against `ip netns add` + `ip netns del`.
-// portmap [iterations]               : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap plugin).
+// portmap [iterations] [outdir]      : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap
+//                                      plugin); the figures behind the plot go to outdir/portmap.tsv.
 // sandbox [iterations]               : sandbox setup+teardown of 1, 2 and 4 networks against the plugins' own exec time.
 // All but bdn need root and a throwaway network namespace (tools/bench/run.sh provides one).
 return args switch
 {
     ["report", var cnirt, ..] => await Report.RunAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30, args.Length > 3 ? args[3] : "bench-out"),
     ["chain", var cnirt, ..] => await Report.RunChainAsync(cnirt, args.Length > 2 ? Number(args[2]) : 30),
-    ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 50),
+    ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 30, args.Length > 2 ? args[2] : null),
     ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 20),
     ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 200),
     ["bdn", .. var rest] => Run(rest),
@@ -31,6 +32,6 @@ static int Run(string[] rest)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations]");
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations] [outdir]");
     return 2;
 }
