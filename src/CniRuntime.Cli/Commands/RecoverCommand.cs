@@ -9,7 +9,7 @@ internal static class RecoverCommand
     {
         var command = new Command(
             "recover",
-            "Undo setups and finish teardowns that were interrupted (a killed cnirt, a crash, a reboot), undo half-done ADDs, delete our namespaces no sandbox records, restore the port mappings of the remaining sandboxes; prints each sandbox ID removed. Ready sandboxes are left alone");
+            "Undo setups and finish teardowns that were interrupted (a killed cnirt, a crash, a reboot), with the namespaces they created, undo half-done ADDs, restore the port mappings of the remaining sandboxes; prints each sandbox ID removed. Ready sandboxes are left alone");
         command.SetAction(async (parse, ct) =>
         {
             foreach (var id in await GlobalOptions.Sandboxes(parse).RecoverAsync(ct))
