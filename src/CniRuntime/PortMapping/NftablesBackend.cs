@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Ports;

@@ -381,19 +381,7 @@ public sealed class SandboxManager
             }
         }
 
-        // Port mappings: drop those of removed sandboxes and restore the kept ones in the kernel (after a firewall
-        // reload or `nft flush ruleset`); nothing to do, and no nft run, when nothing is published.
-        try
-        {
-            if ((await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).Count > 0)
-            {
-                await _ports.ReconcileAsync(kept, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (CniException ex)
-        {
-            errors.Add(ex);
-        }
+        await TryAsync(() => ReconcilePortsAsync(kept, cancellationToken), errors).ConfigureAwait(false);
 
         var valid = attachments.Where(a => kept.Contains(a.ContainerId)).ToList();
         IReadOnlyList<NetworkConfigList> networks = [];
@@ -464,19 +452,18 @@ public sealed class SandboxManager
         }
 
         await TryAsync(() => _client.RecoverAsync(cancellationToken), errors).ConfigureAwait(false);
-        try
-        {
-            if ((await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).Count > 0)
-            {
-                await _ports.ReconcileAsync(ready.Select(s => s.Id), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (CniException ex)
-        {
-            errors.Add(ex);
-        }
-
+        await TryAsync(() => ReconcilePortsAsync(ready.Select(s => s.Id), cancellationToken), errors).ConfigureAwait(false);
         return errors.Count > 0 ? throw new CniAggregateException("sandbox recovery failed", errors) : removed;
+    }
+
+    // Port mappings: drop those of sandboxes not kept and restore the kept ones in the kernel (after a firewall
+    // reload or `nft flush ruleset`); nothing to do, and no nft run, when nothing is published.
+    private async Task ReconcilePortsAsync(IEnumerable<string> kept, CancellationToken cancellationToken)
+    {
+        if ((await _ports.ListAsync(cancellationToken).ConfigureAwait(false)).Count > 0)
+        {
+            await _ports.ReconcileAsync(kept, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task<bool> TeardownLockedAsync(string id, CancellationToken cancellationToken)

@@ -41,7 +41,7 @@ public sealed class ConformanceViolationTests : IAsyncLifetime
     {
         await _world.InitializeAsync();
         _pluginDirectory = _world.Node.NewTempDirectory("plugins");
-        File.CreateSymbolicLink(Path.Combine(_pluginDirectory, "noop"), TestPluginBinary);
+        File.CreateSymbolicLink(Path.Combine(_pluginDirectory, "noop"), TestPluginBinary.Path);
         var script = Path.Combine(_pluginDirectory, "script.json");
         await File.WriteAllTextAsync(script, Misbehaviour);
         _config = Path.Combine(_pluginDirectory, "noop.conflist");
@@ -49,18 +49,6 @@ public sealed class ConformanceViolationTests : IAsyncLifetime
     }
 
     public Task DisposeAsync() => _world.DisposeAsync();
-
-    /// <summary>The test plugin's apphost, built beside this assembly in the same configuration.</summary>
-    private static string TestPluginBinary
-    {
-        get
-        {
-            // AppContext.BaseDirectory is tests/CniRuntime.IntegrationTests/bin/<Configuration>/<tfm>/.
-            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            var path = Path.Combine(CnirtBinary.RepositoryRoot, "tests", "CniRuntime.TestPlugin", "bin", tfm.Parent!.Name, tfm.Name, "CniRuntime.TestPlugin");
-            return File.Exists(path) ? path : throw new InvalidOperationException($"the test plugin is not built at {path}");
-        }
-    }
 
     [IntegrationFact]
     public async Task Every_misbehaviour_of_the_plugin_is_a_failed_requirement_with_its_evidence()

@@ -23,7 +23,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var plugins = Directory.CreateDirectory(Path.Combine(_scripts, "bin")).FullName;
-        File.CreateSymbolicLink(Path.Combine(plugins, "stopper"), TestPluginBinary());
+        File.CreateSymbolicLink(Path.Combine(plugins, "stopper"), TestPluginBinary.Path);
         var stoppers = Enumerable.Range(0, 3).Select(i => $$"""{ "type": "stopper", "debugFile": "{{Script(i)}}", "commandLog": "{{Log(i)}}" }""").ToList();
         _world = await CnirtWorld.CreateAsync("crash", before: [stoppers[0]], after: [stoppers[1], stoppers[2]], extraPluginDirectory: plugins);
         await ReleaseAllAsync();
@@ -160,14 +160,5 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         catch (ArgumentException)
         {
         }
-    }
-
-    private static string TestPluginBinary()
-    {
-        // AppContext.BaseDirectory is tests/CniRuntime.IntegrationTests/bin/<Configuration>/<tfm>/.
-        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = tfm.Parent!;
-        var path = Path.Combine(configuration.Parent!.Parent!.Parent!.FullName, "CniRuntime.TestPlugin", "bin", configuration.Name, tfm.Name, "CniRuntime.TestPlugin");
-        return File.Exists(path) ? path : throw new InvalidOperationException($"the test plugin is not built at {path}");
     }
 }
