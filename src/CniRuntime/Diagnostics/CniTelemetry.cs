@@ -5,7 +5,7 @@ namespace CniRuntime.Diagnostics;
 
 /// <summary>
 /// The names under which CniRuntime reports traces and metrics: one <see cref="ActivitySource"/> with a span per
-/// operation and per plugin execution, and one <see cref="Meter"/> with operation counts and latency histograms.
+/// sandbox operation, per CNI operation and per plugin execution (nested in that order), and one <see cref="Meter"/> with operation counts and latency histograms.
 /// Subscribe with OpenTelemetry (<c>AddSource("CniRuntime")</c>, <c>AddMeter("CniRuntime")</c>) or an
 /// <see cref="ActivityListener"/>/<see cref="MeterListener"/>.
 /// </summary>
@@ -29,6 +29,9 @@ public static class CniTelemetry
     /// <summary>The span tag with the plugin's exit code.</summary>
     public const string ExitCodeTag = "process.exit.code";
 
+    /// <summary>The span and metric tag naming a sandbox operation: setup, teardown, check, readiness, gc or recover.</summary>
+    public const string SandboxOperationTag = "cni.sandbox.operation";
+
     /// <summary>The metric tag with the outcome: ok, error or cancelled.</summary>
     public const string OutcomeTag = "outcome";
 
@@ -47,6 +50,12 @@ public static class CniTelemetry
 
     internal static readonly Histogram<double> PluginDuration = Meter.CreateHistogram<double>(
         "cniruntime.plugin.duration", unit: "s", description: "Duration of one plugin execution, retries included.");
+
+    internal static readonly Counter<long> SandboxOperations = Meter.CreateCounter<long>(
+        "cniruntime.sandbox.operations", unit: "{operation}", description: "Sandbox operations (setup, teardown, check, readiness, gc, recover), by outcome.");
+
+    internal static readonly Histogram<double> SandboxOperationDuration = Meter.CreateHistogram<double>(
+        "cniruntime.sandbox.operation.duration", unit: "s", description: "Duration of sandbox operations, namespaces, plugins and port publishing included.");
 
     /// <summary>Puts the W3C trace context of the current span into a plugin's environment, so plugins can join the trace.</summary>
     internal static void AddTraceContext(Dictionary<string, string> environment)

@@ -21,7 +21,7 @@ public sealed record Sandbox
     /// <summary>When the sandbox was set up.</summary>
     public DateTimeOffset Created { get; init; }
 
-    /// <summary>The labels given at setup.</summary>
+    /// <summary>The labels given at setup, with ocicni's <c>K8S_POD_*</c> keys when a pod was given.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The attachments, in setup order (the loopback attachment first, if any).</summary>

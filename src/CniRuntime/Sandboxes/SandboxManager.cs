@@ -1,10 +1,14 @@
+using System.Diagnostics;
 using System.Text.Json;
 using CniRuntime.Caching;
 using CniRuntime.Configuration;
+using CniRuntime.Diagnostics;
 using CniRuntime.Namespaces;
 using CniRuntime.Networks;
 using CniRuntime.Ports;
 using CniRuntime.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CniRuntime.Sandboxes;
 
@@ -17,7 +21,10 @@ public sealed record SandboxManagerOptions
     /// <summary>The configuration directory used when no configuration source is given. The default is <c>/etc/cni/net.d</c>.</summary>
     public string ConfigDirectory { get; init; } = "/etc/cni/net.d";
 
-    /// <summary>The prefix of namespaces CniRuntime creates (<c>/run/netns/&lt;prefix&gt;&lt;first 12 characters of the ID&gt;</c>).</summary>
+    /// <summary>
+    /// The prefix of namespaces CniRuntime creates: <c>/run/netns/&lt;prefix&gt;&lt;first 12 characters of the ID&gt;</c>,
+    /// or <c>&lt;prefix&gt;&lt;ID&gt;</c> when another namespace holds that name (IDs that share their first 12 characters).
+    /// </summary>
     public string NamespacePrefix { get; init; } = "cnirt-";
 
     /// <summary>Who publishes a sandbox's ports; <see cref="PortMappingMode.Automatic"/> by default.</summary>
@@ -64,6 +71,7 @@ public sealed class SandboxManager
     private readonly SandboxStore _store;
     private readonly string _locks;
     private readonly IPortMapper _ports;
+    private readonly ILogger _logger;
 
     /// <summary>Creates a manager.</summary>
     /// <param name="options">Options; the defaults when null.</param>
@@ -79,6 +87,7 @@ public sealed class SandboxManager
         _configs = configs ?? new DirectoryNetworkConfigSource(Options.ConfigDirectory);
         _store = new SandboxStore(Options.Cni.CacheDirectory, Options.Cni.DurableWrites);
         _locks = Path.Combine(Options.Cni.CacheDirectory, "locks");
+        _logger = Options.Cni.LoggerFactory is { } factory ? factory.CreateLogger<SandboxManager>() : NullLogger.Instance;
         _ports = ports ?? new PortMapper(new PortMapperOptions
         {
             StateDirectory = Path.Combine(Options.Cni.CacheDirectory, "portmap"),
@@ -96,18 +105,22 @@ public sealed class SandboxManager
     /// namespace created here is deleted, and the error is thrown (with the cleanup's errors, if any).
     /// </summary>
     /// <exception cref="CniException">The request is invalid, a network is missing or broken, or a plugin failed.</exception>
-    public async Task<Sandbox> SetupAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    public Task<Sandbox> SetupAsync(SandboxRequest request, CancellationToken cancellationToken = default) =>
+        ObserveAsync("setup", request?.Id, () => SetupCoreAsync(request!, cancellationToken));
+
+    private async Task<Sandbox> SetupCoreAsync(SandboxRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var id = request.Id ?? ContainerIds.New();
         CniNames.ValidateContainerId(id);
+        Activity.Current?.SetTag(CniTelemetry.ContainerIdTag, id);
         if (request.Name is not null && !CniNames.IsValidIdentifier(request.Name))
         {
             throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"invalid sandbox name \"{request.Name}\": must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$");
         }
 
         // Everything that can be checked is checked before anything is created.
-        var (plan, runtimePorts) = await PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        var (plan, runtimePorts) = await PlanAsync(id, request, cancellationToken).ConfigureAwait(false);
         using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
         using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
         using var nameLock = request.Name is null ? null : await LockAsync("sandbox-name-" + request.Name, cancellationToken).ConfigureAwait(false);
@@ -125,8 +138,8 @@ public sealed class SandboxManager
         }
 
         var ownsNamespace = request.NetworkNamespace is null;
-        var namespaceName = Options.NamespacePrefix + id[..Math.Min(12, id.Length)];
-        var netns = request.NetworkNamespace ?? _namespaces.GetPath(namespaceName);
+        var namespaceNames = NamespaceNamesFor(id);
+        var netns = ownsNamespace ? _namespaces.GetPath(namespaceNames[0]) : GivenNamespace(request.NetworkNamespace!);
         var state = new SandboxState
         {
             Id = id,
@@ -134,7 +147,7 @@ public sealed class SandboxManager
             NetworkNamespace = netns,
             OwnsNetworkNamespace = ownsNamespace,
             Created = Options.Cni.TimeProvider.GetUtcNow(),
-            Labels = request.Labels,
+            Labels = SandboxLabels(id, request),
             Networks = [.. plan.Select(p => (p.List.Name, p.InterfaceName))],
             PortMappings = request.Capabilities.PortMappings,
             Phase = SandboxPhase.Setup,
@@ -147,9 +160,10 @@ public sealed class SandboxManager
         {
             try
             {
-                netns = await _namespaces.CreateAsync(namespaceName, cancellationToken).ConfigureAwait(false);
+                netns = await CreateNamespaceAsync(namespaceNames, state, cancellationToken).ConfigureAwait(false);
+                state = state with { NetworkNamespace = netns };
             }
-            catch (Exception ex) when (ex is NetworkNamespaceException or OperationCanceledException)
+            catch (Exception ex) when (ex is CniException or OperationCanceledException)
             {
                 // Nothing was created (a namespace of that name that exists already is not ours to delete).
                 _store.Delete(id);
@@ -235,7 +249,10 @@ public sealed class SandboxManager
     /// </summary>
     /// <returns>False when no such sandbox exists (teardown is idempotent).</returns>
     /// <exception cref="CniAggregateException">One or more attachments could not be removed.</exception>
-    public async Task<bool> TeardownAsync(string idOrName, CancellationToken cancellationToken = default)
+    public Task<bool> TeardownAsync(string idOrName, CancellationToken cancellationToken = default) =>
+        ObserveAsync("teardown", idOrName, () => TeardownCoreAsync(idOrName, cancellationToken));
+
+    private async Task<bool> TeardownCoreAsync(string idOrName, CancellationToken cancellationToken)
     {
         using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
         var id = await ResolveAsync(idOrName, cancellationToken).ConfigureAwait(false);
@@ -268,7 +285,14 @@ public sealed class SandboxManager
 
     /// <summary>Runs CHECK on every attachment of a sandbox with the configuration ADD used; reports every failure.</summary>
     /// <exception cref="CniException">No such sandbox (code 3), or CHECK failed.</exception>
-    public async Task CheckAsync(string idOrName, CancellationToken cancellationToken = default)
+    public Task CheckAsync(string idOrName, CancellationToken cancellationToken = default) =>
+        ObserveAsync("check", idOrName, async () =>
+        {
+            await CheckCoreAsync(idOrName, cancellationToken).ConfigureAwait(false);
+            return true;
+        });
+
+    private async Task CheckCoreAsync(string idOrName, CancellationToken cancellationToken)
     {
         var id = await ResolveAsync(idOrName, cancellationToken).ConfigureAwait(false)
             ?? throw new CniException(CniErrorCode.UnknownContainer, $"no sandbox \"{idOrName}\"");
@@ -297,7 +321,10 @@ public sealed class SandboxManager
     /// Whether sandboxes can be set up on the given networks (the default network when none are given): the
     /// configuration loads, every plugin is found and supports its version, and STATUS passes (1.1.0 lists).
     /// </summary>
-    public async Task<SandboxReadiness> GetReadinessAsync(IEnumerable<string>? networks = null, CancellationToken cancellationToken = default)
+    public Task<SandboxReadiness> GetReadinessAsync(IEnumerable<string>? networks = null, CancellationToken cancellationToken = default) =>
+        ObserveAsync("readiness", null, () => GetReadinessCoreAsync(networks, cancellationToken));
+
+    private async Task<SandboxReadiness> GetReadinessCoreAsync(IEnumerable<string>? networks, CancellationToken cancellationToken)
     {
         var names = networks?.ToList() ?? [];
         if (names.Count == 0)
@@ -338,7 +365,10 @@ public sealed class SandboxManager
     /// </summary>
     /// <returns>The IDs of the sandboxes removed.</returns>
     /// <exception cref="CniAggregateException">Something could not be removed.</exception>
-    public async Task<IReadOnlyList<string>> GcAsync(IEnumerable<string> keep, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> GcAsync(IEnumerable<string> keep, CancellationToken cancellationToken = default) =>
+        ObserveAsync("gc", null, () => GcCoreAsync(keep, cancellationToken));
+
+    private async Task<IReadOnlyList<string>> GcCoreAsync(IEnumerable<string> keep, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keep);
         var kept = keep.ToHashSet(StringComparer.Ordinal);
@@ -414,7 +444,10 @@ public sealed class SandboxManager
     /// </summary>
     /// <returns>The IDs of the sandboxes removed.</returns>
     /// <exception cref="CniAggregateException">Something could not be recovered; what could was.</exception>
-    public async Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> RecoverAsync(CancellationToken cancellationToken = default) =>
+        ObserveAsync("recover", null, () => RecoverCoreAsync(cancellationToken));
+
+    private async Task<IReadOnlyList<string>> RecoverCoreAsync(CancellationToken cancellationToken)
     {
         using var exclusive = await LockAsync("gc", cancellationToken).ConfigureAwait(false);
         var errors = new List<Exception>();
@@ -525,14 +558,15 @@ public sealed class SandboxManager
         return true;
     }
 
-    private async Task<(List<PlannedAttachment> Plan, bool RuntimePorts)> PlanAsync(SandboxRequest request, CancellationToken cancellationToken)
+    private async Task<(List<PlannedAttachment> Plan, bool RuntimePorts)> PlanAsync(string id, SandboxRequest request, CancellationToken cancellationToken)
     {
         var plan = new List<PlannedAttachment>();
         var baseArgs = request.Capabilities;
         _ = baseArgs.ToJson(); // validates the mappings and the rest before anything is created
+        var sandboxLabels = SandboxLabels(id, request);
         if (request.AttachLoopback)
         {
-            plan.Add(new PlannedAttachment(LoopbackNetwork, LoopbackInterface, Labels(request.Labels, null), baseArgs.ToJson()));
+            plan.Add(new PlannedAttachment(LoopbackNetwork, LoopbackInterface, Labels(sandboxLabels, null), baseArgs.ToJson()));
         }
 
         IReadOnlyList<SandboxNetworkRequest> networks = request.Networks;
@@ -554,11 +588,12 @@ public sealed class SandboxManager
             }
 
             var list = await _configs.GetNetworkAsync(network.Name, cancellationToken).ConfigureAwait(false);
-            var labels = Labels(request.Labels, network.Labels);
+            var labels = Labels(sandboxLabels, network.Labels);
             plan.Add(new PlannedAttachment(list, interfaceName, labels, baseArgs.MergedWith(network.Capabilities).ToJson()));
         }
 
-        if (request.Capabilities.PortMappings.Count == 0)
+        var perNetworkPorts = networks.FirstOrDefault(n => n.Capabilities is { PortMappings.Count: > 0 });
+        if (request.Capabilities.PortMappings.Count == 0 && perNetworkPorts is null)
         {
             return (plan, false);
         }
@@ -570,6 +605,14 @@ public sealed class SandboxManager
             PortMappingMode.Plugin => false,
             _ => !pluginsPublish,
         };
+        if (runtimePorts && perNetworkPorts is not null)
+        {
+            // The runtime publishes one set of ports to the sandbox's first addresses; a per-network set would be lost.
+            throw new CniException(
+                CniErrorCode.InvalidNetworkConfig,
+                $"port mappings of network \"{perNetworkPorts.Name}\" cannot be published: per-network portMappings go only to plugins that declare them (PortMappingMode.Plugin, or a portmap plugin in that network); give them for the whole sandbox instead");
+        }
+
         if (runtimePorts)
         {
             // Never both: plugins do not see the mappings the runtime publishes.
@@ -579,7 +622,32 @@ public sealed class SandboxManager
         return (plan, runtimePorts);
     }
 
-    // ocicni's convention: IgnoreUnknown=1 first so plugins that do not know a key ignore it.
+    // The sandbox's own labels: ocicni's pod keys (in its order) when a pod is given, then the runtime's labels,
+    // which win over a pod key of the same name.
+    private static Dictionary<string, string> SandboxLabels(string id, SandboxRequest request)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (request.Pod is { } pod)
+        {
+            labels["K8S_POD_NAMESPACE"] = pod.Namespace;
+            labels["K8S_POD_NAME"] = pod.Name;
+            labels["K8S_POD_INFRA_CONTAINER_ID"] = id;
+            if (pod.Uid is not null)
+            {
+                labels["K8S_POD_UID"] = pod.Uid;
+            }
+        }
+
+        foreach (var (key, value) in request.Labels)
+        {
+            labels[key] = value;
+        }
+
+        return labels;
+    }
+
+    // ocicni's convention: IgnoreUnknown=1 first so plugins that do not know a key ignore it. A key keeps the
+    // position it was first given at; a later value replaces its value.
     private static List<KeyValuePair<string, string>> Labels(IReadOnlyDictionary<string, string> sandbox, IReadOnlyDictionary<string, string>? network)
     {
         var merged = new Dictionary<string, string>(sandbox, StringComparer.Ordinal);
@@ -597,6 +665,51 @@ public sealed class SandboxManager
         args.AddRange(merged);
         _ = CniRuntime.Invocation.CniArgs.Format(args);
         return args;
+    }
+
+    // The names tried for a namespace CniRuntime creates: the short form (prefix and the ID's first 12 characters,
+    // like `docker ps`) and, for a runtime's IDs that share those 12 characters, the whole ID.
+    private List<string> NamespaceNamesFor(string id)
+    {
+        var names = new List<string> { Options.NamespacePrefix + id[..Math.Min(12, id.Length)] };
+        if (id.Length > 12 && Options.NamespacePrefix.Length + id.Length <= 255)
+        {
+            names.Add(Options.NamespacePrefix + id);
+        }
+
+        return names;
+    }
+
+    private async Task<string> CreateNamespaceAsync(List<string> names, SandboxState state, CancellationToken cancellationToken)
+    {
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await _namespaces.CreateAsync(names[i], cancellationToken).ConfigureAwait(false);
+            }
+            catch (NetworkNamespaceException ex) when (ex.Error == NetworkNamespaceError.AlreadyExists && i + 1 < names.Count)
+            {
+                // Another sandbox's (or somebody's) namespace holds the short name. The record must name the
+                // namespace before it is made, so that a crash from here on still finds it.
+                await _store.WriteAsync(state with { NetworkNamespace = _namespaces.GetPath(names[i + 1]) }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    // A namespace the runtime gives: a name under /run/netns or a path, which must be a network namespace now,
+    // before any plugin is asked to join it.
+    private string GivenNamespace(string nameOrPath)
+    {
+        var path = _namespaces.GetPath(nameOrPath);
+        if (!_namespaces.Exists(path))
+        {
+            throw File.Exists(path)
+                ? new NetworkNamespaceException(NetworkNamespaceError.NotNetworkNamespace, path, $"the sandbox's network namespace {path} is not a network namespace")
+                : new NetworkNamespaceException(NetworkNamespaceError.NotFound, path, $"the sandbox's network namespace {path} does not exist");
+        }
+
+        return path;
     }
 
     private async Task<NetworkConfigList> ConfigOfAsync(NetworkAttachment attachment, CancellationToken cancellationToken)
@@ -745,6 +858,51 @@ public sealed class SandboxManager
         if (inside.Count == 0 && unattributed.Count > 0)
         {
             yield return new SandboxInterface(attachment.InterfaceName, attachment.NetworkName, null, null, [.. unattributed.Select(ip => Address(ip, attachment.InterfaceName))]);
+        }
+    }
+
+    // A span, a count and a duration per sandbox operation, and a log line; the CNI operations and plugin
+    // executions it makes are its children in the trace.
+    private async Task<T> ObserveAsync<T>(string operation, string? sandbox, Func<Task<T>> body)
+    {
+        using var activity = CniTelemetry.Source.StartActivity($"sandbox {operation}");
+        activity?.SetTag(CniTelemetry.SandboxOperationTag, operation);
+        if (sandbox is not null)
+        {
+            activity?.SetTag(CniTelemetry.ContainerIdTag, sandbox);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        Exception? failure = null;
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
+        finally
+        {
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var tags = new TagList
+            {
+                { CniTelemetry.SandboxOperationTag, operation },
+                { CniTelemetry.OutcomeTag, CniTelemetry.Outcome(failure) },
+            };
+            CniTelemetry.SandboxOperations.Add(1, tags);
+            CniTelemetry.SandboxOperationDuration.Record(elapsed.TotalSeconds, tags);
+            var id = activity?.GetTagItem(CniTelemetry.ContainerIdTag) as string ?? sandbox;
+            if (failure is null)
+            {
+                SandboxLog.OperationDone(_logger, operation, id, elapsed.TotalMilliseconds);
+            }
+            else if (failure is not OperationCanceledException)
+            {
+                SandboxLog.OperationFailed(_logger, operation, id, failure);
+            }
         }
     }
 

@@ -12,8 +12,8 @@ public sealed record SandboxRequest
     public string? Name { get; init; }
 
     /// <summary>
-    /// The network namespace to use (a path); when null CniRuntime creates one under <c>/run/netns</c> and deletes
-    /// it at teardown.
+    /// The network namespace to use: a path, or a name under <c>/run/netns</c>; it must exist. When null CniRuntime
+    /// creates one under <c>/run/netns</c> and deletes it at teardown.
     /// </summary>
     public string? NetworkNamespace { get; init; }
 
@@ -25,6 +25,13 @@ public sealed record SandboxRequest
     /// passes <c>K8S_POD_NAMESPACE</c>, <c>K8S_POD_NAME</c>, …).
     /// </summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The Kubernetes pod the sandbox is for, if any. Its identity reaches plugins as CNI_ARGS the way CRI-O's ocicni
+    /// passes it: <c>IgnoreUnknown=1;K8S_POD_NAMESPACE=…;K8S_POD_NAME=…;K8S_POD_INFRA_CONTAINER_ID=&lt;sandbox ID&gt;;K8S_POD_UID=…</c>,
+    /// followed by <see cref="Labels"/> (a label with one of these keys replaces its value).
+    /// </summary>
+    public PodIdentity? Pod { get; init; }
 
     /// <summary>Capability arguments for every network; each plugin receives only those it declares.</summary>
     public CapabilityArgs Capabilities { get; init; } = new();
@@ -43,6 +50,19 @@ public sealed record SandboxNetworkRequest(string Name)
     /// <summary>Labels for this network only; they win over the sandbox's labels with the same key.</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Capability arguments for this network only; a value set here replaces the sandbox's.</summary>
+    /// <summary>
+    /// Capability arguments for this network only; a value set here replaces the sandbox's. Port mappings given
+    /// here go only to this network's plugins that declare <c>portMappings</c>; when CniRuntime publishes the ports
+    /// (<see cref="PortMappingMode"/>), setup refuses them.
+    /// </summary>
     public CapabilityArgs? Capabilities { get; init; }
+}
+
+/// <summary>The Kubernetes pod a sandbox is for.</summary>
+/// <param name="Namespace">The pod's namespace (<c>K8S_POD_NAMESPACE</c>).</param>
+/// <param name="Name">The pod's name (<c>K8S_POD_NAME</c>).</param>
+public sealed record PodIdentity(string Namespace, string Name)
+{
+    /// <summary>The pod's UID (<c>K8S_POD_UID</c>), when known.</summary>
+    public string? Uid { get; init; }
 }

@@ -9,6 +9,7 @@ using static CniRuntime.Tests.Networks.CniClientFixture;
 namespace CniRuntime.Tests.Networks;
 
 /// <summary>Spans, metrics and trace propagation. Listeners see every client in the process, so filter by network.</summary>
+[Collection(TelemetryTests.Name)]
 public sealed class CniClientTelemetryTests : IDisposable
 {
     private readonly CniClientFixture _f = new();
@@ -101,31 +102,5 @@ public sealed class CniClientLoggingTests : IDisposable
         var warning = Assert.Single(entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
         Assert.Equal("CNI ADD of network logged for container some-container-id failed", warning.Message);
         Assert.IsType<CniRuntime.Protocol.CniPluginException>(warning.Exception);
-    }
-
-    private sealed class RecordingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory
-    {
-        public ConcurrentQueue<(Microsoft.Extensions.Logging.LogLevel Level, string Message, Exception? Exception)> Entries { get; } = new();
-
-        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(RecordingLoggerFactory owner) : Microsoft.Extensions.Logging.ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
-
-            public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Entries.Enqueue((logLevel, formatter(state, exception), exception));
-        }
     }
 }

@@ -83,6 +83,133 @@ public sealed class SandboxManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pod_becomes_ocicnis_CNI_ARGS_with_the_sandbox_id_and_labels_follow()
+    {
+        var request = new SandboxRequest
+        {
+            Id = "0123456789abcdef",
+            Networks = [new SandboxNetworkRequest("ptp-net")],
+            Pod = new PodIdentity("default", "web-0") { Uid = "7b0c2b5e-1c1d-4c8e-9b2a-3f1f1d0e8a11" },
+            Labels = new Dictionary<string, string> { ["K8S_POD_NAME"] = "renamed", ["team"] = "db" },
+        };
+
+        var sandbox = await _manager.SetupAsync(request);
+
+        Assert.Equal(
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=renamed;K8S_POD_INFRA_CONTAINER_ID=0123456789abcdef;K8S_POD_UID=7b0c2b5e-1c1d-4c8e-9b2a-3f1f1d0e8a11;team=db",
+            _executor.Calls.Single().Environment["CNI_ARGS"]);
+        Assert.Equal("0123456789abcdef", sandbox.Labels["K8S_POD_INFRA_CONTAINER_ID"]);
+        Assert.Equal(sandbox.Labels, (await _manager.FindAsync("0123456789abcdef"))!.Labels);
+    }
+
+    [Fact]
+    public async Task A_pod_without_a_uid_sends_no_K8S_POD_UID_and_an_allocated_id_is_the_infra_container_id()
+    {
+        var sandbox = await _manager.SetupAsync(new SandboxRequest { Networks = [new SandboxNetworkRequest("ptp-net")], Pod = new PodIdentity("kube-system", "dns") });
+
+        Assert.Equal($"IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=dns;K8S_POD_INFRA_CONTAINER_ID={sandbox.Id}", _executor.Calls.Single().Environment["CNI_ARGS"]);
+    }
+
+    [Fact]
+    public async Task Per_network_capability_args_replace_the_sandboxs_for_that_network_only()
+    {
+        var request = TwoNetworks() with
+        {
+            Networks =
+            [
+                new SandboxNetworkRequest("bridge-net"),
+                new SandboxNetworkRequest("ptp-net") { Capabilities = new CapabilityArgs { Bandwidth = new BandwidthLimits { EgressRate = 7 } } },
+            ],
+        };
+
+        await _manager.SetupAsync(request);
+
+        Assert.Equal("""{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}],"bandwidth":{"ingressRate":1000}}""", _executor.Calls[1].Stdin["runtimeConfig"]!.ToJsonString());
+        Assert.Equal("""{"bandwidth":{"egressRate":7}}""", _executor.Calls[2].Stdin["runtimeConfig"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Ids_that_share_their_first_12_characters_get_namespaces_of_their_own()
+    {
+        var first = await _manager.SetupAsync(TwoNetworks() with { Id = "mycontainer-1" });
+        var second = await _manager.SetupAsync(TwoNetworks() with { Id = "mycontainer-2" });
+        await _manager.TeardownAsync("mycontainer-1");
+
+        Assert.Equal("/run/netns/cnirt-mycontainer-", first.NetworkNamespace);
+        Assert.Equal("/run/netns/cnirt-mycontainer-2", second.NetworkNamespace);
+        Assert.Equal("/run/netns/cnirt-mycontainer-2", (await _manager.FindAsync("mycontainer-2"))!.NetworkNamespace);
+        Assert.All(_executor.Calls.Where(c => c.Environment["CNI_CONTAINERID"] == "mycontainer-2"), c => Assert.Equal(second.NetworkNamespace, c.Environment["CNI_NETNS"]));
+        Assert.Equal(["/run/netns/cnirt-mycontainer-2"], _namespaces.Existing);
+    }
+
+    [Fact]
+    public async Task A_given_namespace_name_means_the_one_under_run_netns()
+    {
+        _namespaces.Add("/run/netns/made-by-podman");
+
+        var sandbox = await _manager.SetupAsync(TwoNetworks() with { NetworkNamespace = "made-by-podman" });
+
+        Assert.Equal("/run/netns/made-by-podman", sandbox.NetworkNamespace);
+        Assert.All(_executor.Calls, c => Assert.Equal("/run/netns/made-by-podman", c.Environment["CNI_NETNS"]));
+    }
+
+    [Fact]
+    public async Task A_given_namespace_that_does_not_exist_fails_before_any_plugin_runs()
+    {
+        var missing = await Assert.ThrowsAsync<CniRuntime.Namespaces.NetworkNamespaceException>(() => _manager.SetupAsync(TwoNetworks() with { Id = "s1", NetworkNamespace = "/run/netns/gone" }));
+        var file = _dir.Combine("not-a-netns");
+        await File.WriteAllTextAsync(file, "x");
+        var notNetns = await Assert.ThrowsAsync<CniRuntime.Namespaces.NetworkNamespaceException>(() => _manager.SetupAsync(TwoNetworks() with { Id = "s1", NetworkNamespace = file }));
+
+        Assert.Equal("the sandbox's network namespace /run/netns/gone does not exist", missing.Message);
+        Assert.Equal(CniRuntime.Namespaces.NetworkNamespaceError.NotFound, missing.Error);
+        Assert.Equal($"the sandbox's network namespace {file} is not a network namespace", notNetns.Message);
+        Assert.Equal(CniRuntime.Namespaces.NetworkNamespaceError.NotNetworkNamespace, notNetns.Error);
+        Assert.Empty(_executor.Calls);
+        Assert.Empty(await _manager.ListAsync());
+    }
+
+    [Fact]
+    public async Task The_result_has_each_interfaces_sandbox_path_and_each_networks_routes_dns_and_raw_result()
+    {
+        _executor.OnCommand("ptp", CniCommand.Add, call => FakePluginExecutor.Success(
+            $$$"""{"cniVersion":"1.0.0","interfaces":[{"name":"eth1","mac":"aa:00:00:00:00:03","sandbox":"{{{call.Environment["CNI_NETNS"]}}}"}],"ips":[{"address":"10.99.0.7/24","gateway":"10.99.0.1","interface":0}],"routes":[{"dst":"10.99.0.0/16","gw":"10.99.0.1"}],"dns":{"nameservers":["10.99.0.1"],"domain":"cluster.local","search":["svc.cluster.local"],"options":["ndots:5"]}}"""));
+
+        var sandbox = await _manager.SetupAsync(TwoNetworks());
+        var loaded = (await _manager.FindAsync(sandbox.Id))!;
+
+        foreach (var view in new[] { sandbox, loaded })
+        {
+            Assert.Equal([sandbox.NetworkNamespace, sandbox.NetworkNamespace], view.Interfaces.Select(i => i.SandboxPath));
+            Assert.Equal(["eth0", "eth1"], view.Interfaces.Select(i => i.Name));
+            Assert.Equal("0.0.0.0/0", view.Attachments[0].Routes.Single().Dst.ToString());
+            Assert.Null(view.Attachments[0].Dns);
+            Assert.Equal("10.99.0.0/16 via 10.99.0.1", string.Join(",", view.Attachments[1].Routes.Select(r => $"{r.Dst} via {r.Gw}")));
+            Assert.Equal(["10.99.0.1"], view.Attachments[1].Dns!.Nameservers.ToArray());
+            Assert.Equal("cluster.local", view.Attachments[1].Dns!.Domain);
+            Assert.Equal(["svc.cluster.local"], view.Attachments[1].Dns!.Search.ToArray());
+            Assert.Equal(["ndots:5"], view.Attachments[1].Dns!.Options.ToArray());
+            Assert.Equal(["cni0", "eth0"], view.Attachments[0].Result!.Interfaces.Select(i => i.Name));
+            Assert.Equal("1.0.0", view.Attachments[1].Result!.CniVersion.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task Addresses_of_a_result_without_interfaces_are_on_the_attachments_interface()
+    {
+        _configs.Add("""{"cniVersion":"0.2.0","name":"old-net","plugins":[{"type":"old"}]}""");
+        _executor.OnCommand("old", CniCommand.Add, _ => FakePluginExecutor.Success("""{"cniVersion":"0.2.0","ip4":{"ip":"10.1.2.3/24","gateway":"10.1.2.1"}}"""));
+
+        var sandbox = await _manager.SetupAsync(new SandboxRequest { Networks = [new SandboxNetworkRequest("old-net") { InterfaceName = "net5" }] });
+
+        var iface = Assert.Single(sandbox.Interfaces);
+        Assert.Equal("net5", iface.Name);
+        Assert.Null(iface.Mac);
+        Assert.Null(iface.SandboxPath);
+        Assert.Equal("10.1.2.3/24 via 10.1.2.1", string.Join(",", iface.Addresses.Select(a => $"{a.Address} via {a.Gateway}")));
+    }
+
+    [Fact]
     public async Task Capability_args_use_the_spec_keys_and_reach_only_plugins_that_declare_them()
     {
         await _manager.SetupAsync(TwoNetworks());
@@ -272,6 +399,23 @@ public sealed class SandboxManagerTests : IDisposable
         Assert.Equal("plugin type=\"macvlan\" name=\"new-net\" failed (status): no uplink", readiness.Networks[2].Problem);
         Assert.Equal("no net configuration with name \"nope\" in (memory)", readiness.Networks[3].Problem);
         Assert.True(byDefault.IsReady);
+    }
+
+    [Fact]
+    public async Task Readiness_without_any_configuration_is_not_ready_and_says_why()
+    {
+        foreach (var name in new[] { "bridge-net", "ptp-net", "new-net" })
+        {
+            _configs.Remove(name);
+        }
+
+        var readiness = await _manager.GetReadinessAsync();
+
+        Assert.False(readiness.IsReady);
+        var network = Assert.Single(readiness.Networks);
+        Assert.Equal("(default)", network.NetworkName);
+        Assert.Equal("no network configuration found", network.Problem);
+        Assert.False(new SandboxReadiness([]).IsReady);
     }
 
     [Fact]

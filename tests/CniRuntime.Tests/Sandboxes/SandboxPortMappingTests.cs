@@ -53,6 +53,43 @@ public sealed class SandboxPortMappingTests : IDisposable
     }
 
     [Fact]
+    public async Task Per_network_port_mappings_go_to_that_networks_portmap_plugin()
+    {
+        var request = Request("with-portmap") with
+        {
+            Capabilities = new CapabilityArgs(),
+            Networks = [new SandboxNetworkRequest("with-portmap") { Capabilities = new CapabilityArgs { PortMappings = [new PortMapping(9090, 90)] } }],
+        };
+
+        await Manager().SetupAsync(request);
+
+        Assert.Empty(_ports.Calls);
+        Assert.Equal("""{"portMappings":[{"hostPort":9090,"containerPort":90,"protocol":"tcp"}]}""", _executor.Calls.Single(c => c.Type == "portmap").Stdin["runtimeConfig"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData(PortMappingMode.Runtime, "with-portmap")]
+    [InlineData(PortMappingMode.Automatic, "plain")]
+    public async Task Per_network_port_mappings_are_refused_when_the_runtime_publishes_and_nothing_is_created(PortMappingMode mode, string network)
+    {
+        var request = Request(network) with
+        {
+            Capabilities = new CapabilityArgs(),
+            Networks = [new SandboxNetworkRequest(network) { Capabilities = new CapabilityArgs { PortMappings = [new PortMapping(9090, 90)] } }],
+        };
+
+        var error = await Assert.ThrowsAsync<CniException>(() => Manager(mode).SetupAsync(request));
+
+        Assert.Equal(
+            $"port mappings of network \"{network}\" cannot be published: per-network portMappings go only to plugins that declare them (PortMappingMode.Plugin, or a portmap plugin in that network); give them for the whole sandbox instead",
+            error.Message);
+        Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
+        Assert.Empty(_executor.Calls);
+        Assert.Empty(_ports.Calls);
+        Assert.Empty(_namespaces.Created);
+    }
+
+    [Fact]
     public async Task With_a_portmap_plugin_the_plugin_publishes_and_the_runtime_does_not()
     {
         var sandbox = await Manager().SetupAsync(Request("with-portmap"));

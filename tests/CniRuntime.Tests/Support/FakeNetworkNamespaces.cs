@@ -20,7 +20,7 @@ public sealed class FakeNetworkNamespaces : INetworkNamespaces
         var path = "/run/netns/" + name;
         if (!_existing.TryAdd(path, true))
         {
-            throw new CniException(CniErrorCode.IoFailure, $"network namespace {path} already exists");
+            throw new NetworkNamespaceException(NetworkNamespaceError.AlreadyExists, path, $"network namespace {path} already exists");
         }
 
         Created.Enqueue(path);
