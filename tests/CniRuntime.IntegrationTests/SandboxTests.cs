@@ -60,6 +60,16 @@ public sealed class SandboxTests : IAsyncLifetime
 
     private static Netns NetnsOf(Sandbox sandbox) => new(Path.GetFileName(sandbox.NetworkNamespace));
 
+    // The node's links holding an address of the subnet (ptp puts the gateway on its host-side veth). Other test
+    // classes add links to the node meanwhile, so the whole list cannot be compared.
+    private static async Task<List<string>> NodeLinksWithAddressInAsync(Subnet subnet)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(await NetnsFixture.RunAsync(Prerequisites.Ip, "-j", "addr", "show"));
+        return [.. json.RootElement.EnumerateArray()
+            .Where(l => l.TryGetProperty("addr_info", out var addresses) && addresses.EnumerateArray().Any(a => a.GetProperty("local").GetString()!.StartsWith(subnet.Prefix + ".", StringComparison.Ordinal)))
+            .Select(l => l.GetProperty("ifname").GetString()!)];
+    }
+
     private string[] IpamReservations() =>
         [.. Directory.EnumerateFiles(_node.IpamDataDirectory, "*", SearchOption.AllDirectories)
             .Select(Path.GetFileName).OfType<string>()
@@ -126,6 +136,30 @@ public sealed class SandboxTests : IAsyncLifetime
         Assert.Equal([holder.Id], (await _manager.ListAsync()).Select(s => s.Id));
         Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "results")), f => f.Contains("rollback", StringComparison.Ordinal));
         Assert.DoesNotContain(new NetworkNamespaces().List(), n => n.StartsWith("cnirt-it-sb-cnirt-it-rol", StringComparison.Ordinal));
+    }
+
+    [IntegrationFact]
+    public async Task When_a_later_plugin_of_the_failing_network_fails_its_own_link_and_address_are_undone_too()
+    {
+        Prerequisites.Require();
+        // ptp creates its veth pair and takes an address, then tuning fails on a sysctl that does not exist.
+        var subnet = NewSubnet();
+        Write("40-tuning-fails.conflist", Conflists.PtpChain("sb-tuning-fails", _node.IpamDataDirectory, subnet, """{"type":"tuning","sysctl":{"net.ipv4.conf.eth1.no_such_setting":"1"}}"""));
+        var reservationsBefore = IpamReservations();
+
+        var error = await Assert.ThrowsAsync<CniPluginException>(() => _manager.SetupAsync(new SandboxRequest
+        {
+            Id = "cnirt-it-rollback-tuning",
+            Networks = [new SandboxNetworkRequest("sb-bridge"), new SandboxNetworkRequest("sb-tuning-fails")],
+        }));
+
+        Assert.StartsWith("plugin type=\"tuning\" name=\"sb-tuning-fails\" failed (add):", error.Message, StringComparison.Ordinal);
+        Assert.Empty(await NodeLinksWithAddressInAsync(subnet));
+        Assert.Empty(await BridgePortsAsync(_bridge));
+        Assert.Equal(reservationsBefore, IpamReservations());
+        Assert.Empty(await _manager.ListAsync());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "results")));
+        Assert.DoesNotContain(new NetworkNamespaces().List(), n => n.StartsWith("cnirt-it-sb-", StringComparison.Ordinal));
     }
 
     [IntegrationFact]
@@ -223,6 +257,9 @@ public sealed class SandboxTests : IAsyncLifetime
         Assert.Empty(IpamReservations());
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "results")));
         Assert.DoesNotContain(new NetworkNamespaces().List(), n => n.StartsWith("cnirt-it-sb-", StringComparison.Ordinal));
+        Assert.Empty(await _manager.ListAsync());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "sandboxes")));
+        Assert.Equal(["gc"], Directory.EnumerateFiles(Path.Combine(_node.CacheDirectory, "locks")).Select(Path.GetFileName));
     }
 
     [IntegrationFact]

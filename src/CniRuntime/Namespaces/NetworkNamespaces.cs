@@ -336,7 +336,7 @@ public sealed class NetworkNamespaces : INetworkNamespaces
         catch (UnauthorizedAccessException ex)
         {
             throw new NetworkNamespaceException(
-                NetworkNamespaceError.NotPermitted, Directory, $"cannot create the network namespace directory {Directory}: permission denied", EAcces, ex);
+                NetworkNamespaceError.NotPermitted, Directory, $"cannot create the network namespace directory {Directory}: permission denied: it needs write access to {System.IO.Path.GetDirectoryName(Directory)} (run as root)", EAcces, ex);
         }
         catch (IOException ex)
         {

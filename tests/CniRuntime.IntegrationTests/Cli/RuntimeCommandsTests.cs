@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CniRuntime.IntegrationTests.Infrastructure;
+using CniRuntime.Testing;
 
 namespace CniRuntime.IntegrationTests.Cli;
 
@@ -51,6 +52,37 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
             if (File.Exists("/run/netns/" + name))
             {
                 await NetnsFixture.RunAsync(Prerequisites.Ip, "netns", "delete", name);
+            }
+        }
+    }
+
+    [IntegrationFact]
+    public async Task Without_CAP_SYS_ADMIN_netns_commands_fail_naming_the_privilege_and_change_nothing()
+    {
+        var name = "cnirt-cli-" + NetnsFixture.NextUnique();
+        var existing = "cnirt-cli-" + NetnsFixture.NextUnique();
+        Task<ProcessRun> Unprivileged(params string[] arguments) => ProcessRunner.RunAsync(
+            "/usr/bin/setpriv", ["--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--", CnirtBinary.Path, .. arguments], TimeSpan.FromMinutes(1));
+        try
+        {
+            Assert.Equal(0, (await CnirtBinary.RunAsync("netns", "add", existing)).ExitCode);
+
+            var add = await Unprivileged("netns", "add", name);
+            var del = await Unprivileged("netns", "del", existing);
+            var exec = await Unprivileged("netns", "exec", existing, "--", "/bin/true");
+
+            Assert.Equal((1, string.Empty), (add.ExitCode, add.Stdout));
+            Assert.EndsWith(": Operation not permitted: network namespaces need CAP_SYS_ADMIN (run as root)\n", add.Stderr, StringComparison.Ordinal);
+            Assert.False(File.Exists("/run/netns/" + name));
+            Assert.Equal((1, $"unmount \"/run/netns/{existing}\": Operation not permitted: network namespaces need CAP_SYS_ADMIN (run as root)\n"), (del.ExitCode, del.Stderr));
+            Assert.Equal((1, $"enter network namespace \"/run/netns/{existing}\": Operation not permitted: network namespaces need CAP_SYS_ADMIN (run as root)\n"), (exec.ExitCode, exec.Stderr));
+            Assert.Contains(existing, await NetnsFixture.RunAsync(Prerequisites.Ip, "netns", "list"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var leftover in new[] { name, existing }.Where(n => File.Exists("/run/netns/" + n)))
+            {
+                await NetnsFixture.RunAsync(Prerequisites.Ip, "netns", "delete", leftover);
             }
         }
     }

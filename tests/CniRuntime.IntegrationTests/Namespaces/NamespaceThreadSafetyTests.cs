@@ -6,7 +6,12 @@ namespace CniRuntime.IntegrationTests.Namespaces;
 /// The property everything else rests on: after many create/enter/delete cycles no thread of this process is left
 /// in a sandbox namespace, and the thread pool (which a leaked thread would poison) still runs in the original one.
 /// </summary>
+/// <remarks>
+/// It runs alone: it inspects every thread of the process, and another test class's namespace thread, busy at that
+/// moment, would look like a leak.
+/// </remarks>
 [Trait("Category", "Integration")]
+[Collection(ProcessWideTests.Name)]
 public sealed class NamespaceThreadSafetyTests : IAsyncLifetime
 {
     private const int Cycles = 200;
@@ -79,4 +84,11 @@ public sealed class NamespaceThreadSafetyTests : IAsyncLifetime
             return "?";
         }
     }
+}
+
+/// <summary>Tests that look at the whole process (every thread), so nothing else may run beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideTests
+{
+    public const string Name = "process-wide";
 }
