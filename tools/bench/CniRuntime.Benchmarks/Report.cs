@@ -5,7 +5,7 @@ namespace CniRuntime.Benchmarks;
 
 /// <summary>
 /// The performance table: the chain ADD+DEL through the floor, the library and cnirt; throughput with 1, 2, 4
-/// and 8 sandboxes at a time; cnirt's start-up; namespaces against iproute2. Every figure is a median with its
+/// and 8 sandboxes at a time; cnirt's start-up; namespaces against iproute2; sandboxes of 1, 2 and 4 networks. Every figure is a median with its
 /// spread (p10–p90), every comparison the median of the ratios of paired runs, each against its goal. Also writes
 /// the figures behind the plots (tab-separated) to <c>outDirectory</c>. Needs root and a throwaway network namespace.
 /// </summary>
@@ -79,6 +79,22 @@ internal static class Report
             Spread.OfRatios(namespaces.Library, namespaces.Iproute2).Format("0.000") + "×",
             string.Empty,
             string.Empty));
+
+        Progress($"sandboxes of 1, 2 and 4 networks, {iterations} pairs");
+        foreach (var figures in await SandboxBenchmark.MeasureAsync(iterations))
+        {
+            foreach (var (what, floor, library) in new[] { ("setup", figures.FloorSetup, figures.LibrarySetup), ("teardown", figures.FloorTeardown, figures.LibraryTeardown) })
+            {
+                rows.Add(Row(
+                    $"sandbox {what}, {figures.Networks} network(s) of bridge + host-local, namespace given, {iterations} pairs (ms)",
+                    Spread.Of(floor).Format("0.0"),
+                    Spread.Of(library).Format("0.0"),
+                    string.Empty,
+                    $"{Spread.OfRatios(library, floor).Format("0.000")}×; {Spread.OfDifferences(library, floor).Format("+0.00;-0.00")} ms",
+                    string.Empty,
+                    string.Empty));
+            }
+        }
 
         var table = new StringBuilder(Header);
         rows.ForEach(r => table.AppendLine(r));

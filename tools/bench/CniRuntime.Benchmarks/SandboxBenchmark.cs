@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CniRuntime.Configuration;
@@ -7,14 +8,32 @@ using CniRuntime.Sandboxes;
 namespace CniRuntime.Benchmarks;
 
 /// <summary>
-/// Sandbox setup + teardown with 1, 2 and 4 networks (each bridge + host-local on its own bridge and subnet)
-/// through <see cref="SandboxManager"/> (namespace created and deleted by the library), against the plugins' own
-/// exec time for the same networks driven by <see cref="ExecDriver"/> in a namespace made beforehand (untimed).
-/// Needs root and a throwaway network namespace to run in.
+/// Sandbox setup, and then teardown, with 1, 2 and 4 networks (each bridge + host-local on its own bridge and
+/// subnet) through <see cref="SandboxManager"/>, against the plugins' own exec time for the same networks driven by
+/// <see cref="ExecDriver"/>. Both sides get a namespace made beforehand, untimed, so the comparison is the CNI
+/// work alone (namespace cost has a row of its own). Needs root and a throwaway network namespace to run in.
 /// </summary>
 internal static class SandboxBenchmark
 {
+    /// <summary>Per network count: setup and teardown times of the floor and the library, paired.</summary>
+    public sealed record Figures(int Networks, List<double> FloorSetup, List<double> LibrarySetup, List<double> FloorTeardown, List<double> LibraryTeardown);
+
     public static async Task<int> RunAsync(int iterations)
+    {
+        foreach (var figures in await MeasureAsync(iterations))
+        {
+            Stats.Header(string.Create(CultureInfo.InvariantCulture, $"sandbox with {figures.Networks} network(s) of bridge+host-local, {iterations} paired runs:"));
+            Stats.Print("setup: plugins' own exec (floor)", figures.FloorSetup, "ms");
+            Stats.Print("setup: SandboxManager", figures.LibrarySetup, "ms");
+            Stats.Print("setup: ratio library/floor (paired)", [.. figures.LibrarySetup.Zip(figures.FloorSetup, (l, f) => l / f)], "x");
+            Stats.Print("teardown: plugins' own exec (floor)", figures.FloorTeardown, "ms");
+            Stats.Print("teardown: SandboxManager", figures.LibraryTeardown, "ms");
+        }
+
+        return 0;
+    }
+
+    public static async Task<List<Figures>> MeasureAsync(int iterations)
     {
         var work = Directory.CreateTempSubdirectory("cnirt-sb-bench-").FullName;
         var configDirectory = Directory.CreateDirectory(Path.Combine(work, "net.d")).FullName;
@@ -33,42 +52,38 @@ internal static class SandboxBenchmark
             ConfigDirectory = configDirectory,
             NamespacePrefix = "cnirt-bench-",
         });
+        var all = new List<Figures>();
         try
         {
             foreach (var count in (int[])[1, 2, 4])
             {
                 var networks = lists.Take(count).ToList();
-                var floor = new List<double>();
-                var library = new List<double>();
-                var ratios = new List<double>();
+                var figures = new Figures(count, [], [], [], []);
                 for (var i = -3; i < iterations; i++)
                 {
                     // Alternate which side goes first, so drift within a pair favours neither.
-                    double floorMs, libraryMs;
+                    (double Setup, double Teardown) floor, library;
                     if (i % 2 == 0)
                     {
-                        floorMs = await FloorAsync(networks, i);
-                        libraryMs = await LibraryAsync(manager, networks);
+                        floor = await FloorAsync(networks);
+                        library = await LibraryAsync(manager, networks);
                     }
                     else
                     {
-                        libraryMs = await LibraryAsync(manager, networks);
-                        floorMs = await FloorAsync(networks, i);
+                        library = await LibraryAsync(manager, networks);
+                        floor = await FloorAsync(networks);
                     }
 
                     if (i >= 0)
                     {
-                        floor.Add(floorMs);
-                        library.Add(libraryMs);
-                        ratios.Add(libraryMs / floorMs);
+                        figures.FloorSetup.Add(floor.Setup);
+                        figures.LibrarySetup.Add(library.Setup);
+                        figures.FloorTeardown.Add(floor.Teardown);
+                        figures.LibraryTeardown.Add(library.Teardown);
                     }
                 }
 
-                Stats.Header(string.Create(CultureInfo.InvariantCulture, $"sandbox setup+teardown, {count} network(s) of bridge+host-local, {iterations} paired runs:"));
-                Stats.Print("plugins' own exec (floor)", floor, "ms");
-                Stats.Print("SandboxManager (netns included)", library, "ms");
-                Stats.Print("ratio library/floor (paired)", ratios, "x");
-                Stats.Print("overhead library-floor", [.. library.Zip(floor, (l, f) => l - f)], "ms");
+                all.Add(figures);
             }
         }
         finally
@@ -81,28 +96,16 @@ internal static class SandboxBenchmark
             Directory.Delete(work, recursive: true);
         }
 
-        return 0;
+        return all;
     }
 
-    private static async Task<double> FloorAsync(List<NetworkConfigList> networks, int iteration)
+    private static async Task<T> InNamespaceAsync<T>(Func<string, Task<T>> body)
     {
-        var name = string.Create(CultureInfo.InvariantCulture, $"cnirt-bench-floor{iteration + 3}");
+        var name = "cnirt-bench-" + Guid.NewGuid().ToString("N")[..12];
         await Shell.Exec("ip", ["netns", "add", name]);
         try
         {
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            var results = new List<System.Text.Json.Nodes.JsonNode?>();
-            for (var n = 0; n < networks.Count; n++)
-            {
-                results.Add(await ExecDriver.AddAsync(networks[n], name, "/run/netns/" + name, $"eth{n}"));
-            }
-
-            for (var n = networks.Count - 1; n >= 0; n--)
-            {
-                await ExecDriver.DeleteAsync(networks[n], name, "/run/netns/" + name, $"eth{n}", results[n]);
-            }
-
-            return watch.Elapsed.TotalMilliseconds;
+            return await body("/run/netns/" + name);
         }
         finally
         {
@@ -110,11 +113,33 @@ internal static class SandboxBenchmark
         }
     }
 
-    private static async Task<double> LibraryAsync(SandboxManager manager, List<NetworkConfigList> networks)
+    private static Task<(double, double)> FloorAsync(List<NetworkConfigList> networks) => InNamespaceAsync(async netns =>
     {
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var sandbox = await manager.SetupAsync(new SandboxRequest { Networks = [.. networks.Select(n => new SandboxNetworkRequest(n.Name))] });
+        var id = Path.GetFileName(netns);
+        var watch = Stopwatch.StartNew();
+        var results = new List<System.Text.Json.Nodes.JsonNode?>();
+        for (var n = 0; n < networks.Count; n++)
+        {
+            results.Add(await ExecDriver.AddAsync(networks[n], id, netns, $"eth{n}"));
+        }
+
+        var setup = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
+        for (var n = networks.Count - 1; n >= 0; n--)
+        {
+            await ExecDriver.DeleteAsync(networks[n], id, netns, $"eth{n}", results[n]);
+        }
+
+        return (setup, watch.Elapsed.TotalMilliseconds);
+    });
+
+    private static Task<(double, double)> LibraryAsync(SandboxManager manager, List<NetworkConfigList> networks) => InNamespaceAsync(async netns =>
+    {
+        var watch = Stopwatch.StartNew();
+        var sandbox = await manager.SetupAsync(new SandboxRequest { NetworkNamespace = netns, Networks = [.. networks.Select(n => new SandboxNetworkRequest(n.Name))] });
+        var setup = watch.Elapsed.TotalMilliseconds;
+        watch.Restart();
         await manager.TeardownAsync(sandbox.Id);
-        return watch.Elapsed.TotalMilliseconds;
-    }
+        return (setup, watch.Elapsed.TotalMilliseconds);
+    });
 }
