@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json;
 using CniRuntime.Json;
@@ -158,8 +159,8 @@ internal static class NetworkConfigParser
             ipamType = ReadOptionalString(ipam, "type", source, ipamPath);
         }
 
-        ValidateDns(element, source, path);
-        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType);
+        var dns = ReadDns(element, source, path);
+        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType, dns);
     }
 
     public static NetworkConfigList ListFromPlugin(PluginConfig plugin, string? source)
@@ -343,11 +344,12 @@ internal static class NetworkConfigParser
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    private static void ValidateDns(JsonElement plugin, string? source, string path)
+    // The spec's plugin "dns": nameservers, domain, search and options, each optional.
+    private static CniDns? ReadDns(JsonElement plugin, string? source, string path)
     {
         if (!plugin.TryGetProperty("dns", out var dns))
         {
-            return;
+            return null;
         }
 
         var dnsPath = JsonPath.Property(path, "dns");
@@ -356,31 +358,40 @@ internal static class NetworkConfigParser
             throw new CniConfigException($"expected an object, got {JsonPath.Describe(dns.ValueKind)}", source, dnsPath);
         }
 
-        ReadOptionalString(dns, "domain", source, dnsPath);
-        foreach (var key in (ReadOnlySpan<string>)["nameservers", "search", "options"])
+        return new CniDns
         {
-            if (!dns.TryGetProperty(key, out var list))
-            {
-                continue;
-            }
+            Nameservers = ReadStringList(dns, "nameservers", source, dnsPath),
+            Domain = ReadOptionalString(dns, "domain", source, dnsPath),
+            Search = ReadStringList(dns, "search", source, dnsPath),
+            Options = ReadStringList(dns, "options", source, dnsPath),
+        };
+    }
 
-            var listPath = JsonPath.Property(dnsPath, key);
-            if (list.ValueKind != JsonValueKind.Array)
-            {
-                throw new CniConfigException($"expected an array of strings, got {JsonPath.Describe(list.ValueKind)}", source, listPath);
-            }
-
-            var index = 0;
-            foreach (var item in list.EnumerateArray())
-            {
-                if (item.ValueKind != JsonValueKind.String)
-                {
-                    throw new CniConfigException($"expected a string, got {JsonPath.Describe(item.ValueKind)}", source, JsonPath.Index(listPath, index));
-                }
-
-                index++;
-            }
+    private static ImmutableArray<string> ReadStringList(JsonElement obj, string key, string? source, string path)
+    {
+        if (!obj.TryGetProperty(key, out var list))
+        {
+            return [];
         }
+
+        var listPath = JsonPath.Property(path, key);
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw new CniConfigException($"expected an array of strings, got {JsonPath.Describe(list.ValueKind)}", source, listPath);
+        }
+
+        var builder = ImmutableArray.CreateBuilder<string>(list.GetArrayLength());
+        foreach (var item in list.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                throw new CniConfigException($"expected a string, got {JsonPath.Describe(item.ValueKind)}", source, JsonPath.Index(listPath, builder.Count));
+            }
+
+            builder.Add(item.GetString()!);
+        }
+
+        return builder.MoveToImmutable();
     }
 
     // The reader's message ends with zero-based "LineNumber: 0 | BytePositionInLine: 23."; people count from one.

@@ -12,7 +12,7 @@ namespace CniRuntime.Configuration;
 /// </summary>
 public sealed record PluginConfig
 {
-    internal PluginConfig(JsonElement json, string type, string? name, string? cniVersion, FrozenDictionary<string, bool> capabilities, string? ipamType)
+    internal PluginConfig(JsonElement json, string type, string? name, string? cniVersion, FrozenDictionary<string, bool> capabilities, string? ipamType, CniDns? dns)
     {
         Json = json;
         Type = type;
@@ -20,6 +20,7 @@ public sealed record PluginConfig
         CniVersion = cniVersion;
         Capabilities = capabilities;
         IpamType = ipamType;
+        Dns = dns;
     }
 
     /// <summary>The plugin type: the name of the binary to run.</summary>
@@ -36,6 +37,9 @@ public sealed record PluginConfig
 
     /// <summary>The <c>ipam.type</c>, if the plugin delegates address management.</summary>
     public string? IpamType { get; }
+
+    /// <summary>The plugin's <c>dns</c> settings as written (each field optional); null when there is no <c>dns</c> key.</summary>
+    public CniDns? Dns { get; }
 
     /// <summary>The plugin's configuration object exactly as written (immutable).</summary>
     public JsonElement Json { get; }

@@ -81,12 +81,15 @@ public sealed class NetworkConfigParsingTests
     }
 
     [Fact]
-    public void The_typed_views_read_capabilities_ipam_type_name_and_version()
+    public void The_typed_views_read_capabilities_ipam_type_dns_name_and_version()
     {
-        var plugin = Parse("""
+        var list = Parse("""
             {"name":"n","plugins":[{"type":"bridge","name":"own","cniVersion":"0.4.0",
-              "capabilities":{"portMappings":true,"bandwidth":false},"ipam":{"type":"host-local"}}]}
-            """).Plugins[0];
+              "capabilities":{"portMappings":true,"bandwidth":false},"ipam":{"type":"host-local"},
+              "dns":{"nameservers":["10.1.0.1","fd00::1"],"domain":"cluster.local","search":["ns.svc.cluster.local","svc.cluster.local"],"options":["ndots:5","edns0"]}},
+              {"type":"portmap"}]}
+            """);
+        var plugin = list.Plugins[0];
 
         Assert.Equal("bridge", plugin.Type);
         Assert.Equal("own", plugin.Name);
@@ -95,6 +98,35 @@ public sealed class NetworkConfigParsingTests
         Assert.Equal(2, plugin.Capabilities.Count);
         Assert.False(plugin.Capabilities["bandwidth"]);
         Assert.Equal(["portMappings"], plugin.EnabledCapabilities);
+        Assert.Equal<string>(["10.1.0.1", "fd00::1"], plugin.Dns!.Nameservers);
+        Assert.Equal("cluster.local", plugin.Dns.Domain);
+        Assert.Equal<string>(["ns.svc.cluster.local", "svc.cluster.local"], plugin.Dns.Search);
+        Assert.Equal<string>(["ndots:5", "edns0"], plugin.Dns.Options);
+        Assert.Null(list.Plugins[1].Dns);
+    }
+
+    [Fact]
+    public void A_dns_object_with_some_fields_leaves_the_others_empty()
+    {
+        var plugin = PluginConfig.Parse("""{"type":"bridge","dns":{"nameservers":["8.8.8.8"]}}"""u8);
+
+        Assert.Equal(new CniDns { Nameservers = ["8.8.8.8"] }, plugin.Dns);
+        Assert.Null(plugin.Dns!.Domain);
+        Assert.Empty(plugin.Dns.Search);
+        Assert.Empty(plugin.Dns.Options);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"bridge","dns":["8.8.8.8"]}""", "x.conf: $.dns: expected an object, got an array")]
+    [InlineData("""{"type":"bridge","dns":{"domain":7}}""", "x.conf: $.dns.domain: expected a string, got a number")]
+    [InlineData("""{"type":"bridge","dns":{"search":"a.example"}}""", "x.conf: $.dns.search: expected an array of strings, got a string")]
+    [InlineData("""{"type":"bridge","dns":{"options":["ndots:5",5]}}""", "x.conf: $.dns.options[1]: expected a string, got a number")]
+    public void A_malformed_dns_object_names_the_file_and_path(string json, string expected)
+    {
+        var error = Assert.Throws<CniConfigException>(() => PluginConfig.Parse(Encoding.UTF8.GetBytes(json), "x.conf"));
+
+        Assert.Equal(expected, error.Message);
+        Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
     }
 
     [Fact]
