@@ -73,8 +73,28 @@ internal static class NetworkConfigParser
         }
         catch (JsonException ex)
         {
-            error = DescribeSyntaxError(ex);
+            error = StopsShort(utf8Json) ? "unexpected end of JSON input" : DescribeSyntaxError(ex);
             return default;
+        }
+    }
+
+    // libcni (Go's encoding/json) calls every document that stops before its value is complete "unexpected end of
+    // JSON input", whatever was open at the end. A reader told that more data may follow stops quietly where the
+    // final read failed for want of input, and still throws on a defect inside the data.
+    private static bool StopsShort(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth }));
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

@@ -88,9 +88,31 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
         Assert.Equal("good", list.Name);
         Assert.Equal(2, scan.Diagnostics.Count);
         Assert.Equal(ConfigDiagnosticKind.Unreadable, scan.Diagnostics[0].Kind);
+        Assert.Equal($"{_dir.Combine("00-broken.conflist")}: error parsing configuration list: unexpected end of JSON input", scan.Diagnostics[0].Message);
         Assert.Equal(ConfigDiagnosticKind.Invalid, scan.Diagnostics[1].Kind);
         Assert.Equal("other", scan.Diagnostics[1].NetworkName);
         Assert.Equal($"{_dir.Combine("10-bad-type.conflist")}: $.plugins[0].type: missing 'type'", scan.Diagnostics[1].Message);
+    }
+
+    [Theory]
+    [InlineData("10-x.conflist", "error parsing configuration list")]
+    [InlineData("10-x.conf", "error parsing configuration")]
+    [InlineData("10-x.json", "error parsing configuration")]
+    public async Task A_truncated_file_is_unexpected_end_of_json_input_with_libcnis_words(string file, string prefix)
+    {
+        var path = _dir.File(file, "{");
+        var expected = $"{path}: {prefix}: unexpected end of JSON input";
+
+        var loaded = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+        var notFound = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
+
+        Assert.Equal(expected, loaded.Message);
+        Assert.Equal(CniErrorCode.DecodingFailure, loaded.Code);
+        Assert.Equal(path, loaded.File);
+        var diagnostic = Assert.Single(scan.Diagnostics);
+        Assert.Equal((path, ConfigDiagnosticKind.Unreadable, expected), (diagnostic.File, diagnostic.Kind, diagnostic.Message));
+        Assert.Equal($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {expected})", notFound.Message);
     }
 
     [Fact]
@@ -132,7 +154,7 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
 
         var error = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
 
-        Assert.StartsWith($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {_dir.Combine("00-broken.conflist")}: error parsing configuration list:", error.Message, StringComparison.Ordinal);
+        Assert.Equal($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {_dir.Combine("00-broken.conflist")}: error parsing configuration list: 'not json' is an invalid JSON literal. Expected the literal 'null'. (line 1, column 2))", error.Message);
         Assert.Single(error.UnreadableFiles);
     }
 
