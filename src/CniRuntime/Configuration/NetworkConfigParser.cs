@@ -314,13 +314,22 @@ internal static class NetworkConfigParser
                 return true;
             case JsonValueKind.False:
                 return false;
-            case JsonValueKind.String when bool.TryParse(value.GetString(), out var flag):
-                return flag;
+            case JsonValueKind.String when IsFlagText(value.GetString()!, "true"):
+                return true;
+            case JsonValueKind.String when IsFlagText(value.GetString()!, "false"):
+                return false;
             default:
-                var shown = value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText();
+                // The value as written (libcni shows it lowercased), escaped so that a control character is visible.
+                var shown = value.ValueKind == JsonValueKind.String
+                    ? JsonEncodedText.Encode(value.GetString()!, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString()
+                    : value.GetRawText();
                 throw new CniConfigException($"invalid value \"{shown}\" for {key}", source, JsonPath.Property(JsonPath.Root, key));
         }
     }
+
+    // libcni compares strings.ToLower(value) with "true" and "false": exactly those words in any ASCII case, and no
+    // padding (no non-ASCII letter lowercases to one of theirs in Go). bool.TryParse would also take " true " and "true\0".
+    private static bool IsFlagText(string value, string word) => System.Text.Ascii.EqualsIgnoreCase(value, word);
 
     private static string? ReadOptionalString(JsonElement obj, string key, string? source, string path)
     {

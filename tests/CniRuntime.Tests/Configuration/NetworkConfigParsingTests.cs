@@ -50,6 +50,8 @@ public sealed class NetworkConfigParsingTests
     [InlineData("\"false\"", false)]
     [InlineData("\"TRUE\"", true)]
     [InlineData("\"False\"", false)]
+    [InlineData("\"tRuE\"", true)]
+    [InlineData("\"FALSE\"", false)]
     public void Flags_accept_booleans_and_the_strings_true_and_false(string value, bool expected)
     {
         var list = Parse($$"""{"name":"n","disableCheck":{{value}},"disableGC":{{value}},"loadOnlyInlinedPlugins":{{value}},"plugins":[{"type":"x"}]}""");
@@ -57,6 +59,26 @@ public sealed class NetworkConfigParsingTests
         Assert.Equal(expected, list.DisableCheck);
         Assert.Equal(expected, list.DisableGC);
         Assert.Equal(expected, list.LoadOnlyInlinedPlugins);
+    }
+
+    [Theory]
+    [InlineData("\" true\"", "invalid value \" true\" for disableCheck")]
+    [InlineData("\"true \"", "invalid value \"true \" for disableCheck")]
+    [InlineData("\"true\\u0000\"", "invalid value \"true\\u0000\" for disableCheck")]
+    [InlineData("\"\"", "invalid value \"\" for disableCheck")]
+    [InlineData("\"1\"", "invalid value \"1\" for disableCheck")]
+    [InlineData("\"yes\"", "invalid value \"yes\" for disableCheck")]
+    [InlineData("\"t\"", "invalid value \"t\" for disableCheck")]
+    [InlineData("\"fal\u017Fe\"", "invalid value \"fal\u017Fe\" for disableCheck")]
+    public void Flags_accept_no_other_string_than_true_and_false_in_any_case(string value, string expected)
+    {
+        var json = $$"""{"name":"n","disableCheck":{{value}},"plugins":[{"type":"x"}]}""";
+
+        var error = Assert.Throws<CniConfigException>(() => NetworkConfigList.Parse(Encoding.UTF8.GetBytes(json), "n.conflist"));
+
+        Assert.Equal("n.conflist: $.disableCheck: " + expected, error.Message);
+        Assert.Equal("$.disableCheck", error.JsonPath);
+        Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
     }
 
     [Fact]
