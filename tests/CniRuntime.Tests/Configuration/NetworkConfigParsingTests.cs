@@ -261,7 +261,7 @@ public sealed class NetworkConfigParsingTests
         var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
 
         Assert.Equal(CniErrorCode.IoFailure, error.Code);
-        Assert.StartsWith(path + ": file is 4194305 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Equal(path + ": file is 4194305 bytes; configurations larger than 4194304 bytes are refused", error.Message);
     }
 
     [Fact]
