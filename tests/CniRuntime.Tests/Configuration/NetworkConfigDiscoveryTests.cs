@@ -215,6 +215,21 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
             Assert.Equal("net", cached.Name);
         }
 
+        [Theory]
+        [InlineData("false")]
+        [InlineData("\"false\"")]
+        [InlineData("\"False\"")]
+        public async Task LoadOnlyInlinedPlugins_false_merges_inline_and_subdirectory_plugins(string flag)
+        {
+            _dir.File("net.conflist", $$"""{"cniVersion":"1.1.0","name":"net","loadOnlyInlinedPlugins":{{flag}},"plugins":[{"type":"bridge"}]}""");
+            _dir.File("net/10-a.conf", """{"type":"host-local"}""");
+
+            var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.False(list.LoadOnlyInlinedPlugins);
+            Assert.Equal(["bridge", "host-local"], list.Plugins.Select(p => p.Type));
+        }
+
         [Fact]
         public async Task LoadOnlyInlinedPlugins_ignores_the_subdirectory()
         {
