@@ -180,7 +180,7 @@ internal static class NetworkConfigParser
         }
 
         var dns = ReadDns(element, source, path);
-        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType, dns);
+        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType, dns, source, path);
     }
 
     public static NetworkConfigList ListFromPlugin(PluginConfig plugin, string? source)

@@ -246,6 +246,17 @@ public sealed class NetworkConfigParsingTests
 
             Assert.Equal("$.type: expected a string, got a number", error.Message);
         }
+
+        [Fact]
+        public void A_copy_made_invalid_names_the_file_and_place_of_the_original()
+        {
+            var list = NetworkConfigList.Parse("""{"name":"n","plugins":[{"type":"bridge"},{"type":"portmap"}]}"""u8, "/etc/cni/net.d/n.conflist");
+
+            var error = Assert.Throws<CniConfigException>(() => list.Plugins[1].With("capabilities", JsonValue.Create("all")));
+
+            Assert.Equal("/etc/cni/net.d/n.conflist: $.plugins[1].capabilities: expected an object of booleans, got a string", error.Message);
+            Assert.Equal("/etc/cni/net.d/n.conflist", error.File);
+        }
     }
 
     [Fact]
