@@ -1,4 +1,8 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using CniRuntime.Interop;
 using CniRuntime.Protocol;
+using Microsoft.Win32.SafeHandles;
 
 namespace CniRuntime.Configuration;
 
@@ -180,23 +184,76 @@ public static class NetworkConfigLoader
         return buffer.WrittenSpan.ToArray();
     }
 
+    // Reads through links, as libcni does (configurations are often links into a package's files), but only a
+    // regular file, and at most MaxFileBytes: a FIFO would block the read for ever and a link to /dev/zero would
+    // fill memory, hiding every network. O_NONBLOCK keeps opening a FIFO from waiting for a writer.
     private static byte[] ReadFile(string path)
     {
+        var fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloExec | Libc.ONonBlock);
+        if (fd < 0)
+        {
+            throw ReadFailure(path, Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+        }
+
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var status = Libc.TypeAndSize(fd, out var errno) ?? throw ReadFailure(path, Marshal.GetPInvokeErrorMessage(errno));
+        if (status.Type != Libc.FileTypeRegular)
+        {
+            throw ReadFailure(path, $"it is {DescribeFileType(status.Type)}, not a regular file");
+        }
+
+        if (status.Size > MaxFileBytes)
+        {
+            throw TooLarge(path, status.Size.ToString(CultureInfo.InvariantCulture));
+        }
+
         try
         {
-            var info = new FileInfo(path);
-            if (info.Exists && info.Length > MaxFileBytes)
+            // One byte more than the size told, to notice a file that grew since.
+            var buffer = new byte[(int)Math.Min(status.Size + 1, MaxFileBytes + 1L)];
+            var length = 0;
+            while (true)
             {
-                throw new CniConfigException($"file is {info.Length} bytes; configurations larger than {MaxFileBytes} bytes are refused", path, null, CniErrorCode.IoFailure);
-            }
+                if (length == buffer.Length)
+                {
+                    if (length > MaxFileBytes)
+                    {
+                        throw TooLarge(path, $"more than {MaxFileBytes}");
+                    }
 
-            return File.ReadAllBytes(path);
+                    Array.Resize(ref buffer, (int)Math.Min(buffer.Length * 2L, MaxFileBytes + 1L));
+                }
+
+                var read = RandomAccess.Read(handle, buffer.AsSpan(length), length);
+                if (read == 0)
+                {
+                    return length == buffer.Length ? buffer : buffer[..length];
+                }
+
+                length += read;
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CniConfigException($"cannot read file: {ex.Message}", path, null, CniErrorCode.IoFailure, ex);
         }
     }
+
+    private static CniConfigException ReadFailure(string path, string reason) =>
+        new($"cannot read file: {reason}", path, null, CniErrorCode.IoFailure);
+
+    private static CniConfigException TooLarge(string path, string size) =>
+        new($"file is {size} bytes; configurations larger than {MaxFileBytes} bytes are refused", path, null, CniErrorCode.IoFailure);
+
+    private static string DescribeFileType(int type) => type switch
+    {
+        Libc.FileTypeFifo => "a FIFO",
+        Libc.FileTypeCharacterDevice => "a character device",
+        Libc.FileTypeBlockDevice => "a block device",
+        Libc.FileTypeDirectory => "a directory",
+        Libc.FileTypeSocket => "a socket",
+        _ => "a file of an unknown type",
+    };
 
     private static string? TryReadName(string file)
     {

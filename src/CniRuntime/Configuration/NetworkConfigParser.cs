@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json;
 using CniRuntime.Json;
@@ -72,8 +73,28 @@ internal static class NetworkConfigParser
         }
         catch (JsonException ex)
         {
-            error = DescribeSyntaxError(ex);
+            error = StopsShort(utf8Json) ? "unexpected end of JSON input" : DescribeSyntaxError(ex);
             return default;
+        }
+    }
+
+    // libcni (Go's encoding/json) calls every document that stops before its value is complete "unexpected end of
+    // JSON input", whatever was open at the end. A reader told that more data may follow stops quietly where the
+    // final read failed for want of input, and still throws on a defect inside the data.
+    private static bool StopsShort(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json, isFinalBlock: false, new JsonReaderState(new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth }));
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 
@@ -158,8 +179,8 @@ internal static class NetworkConfigParser
             ipamType = ReadOptionalString(ipam, "type", source, ipamPath);
         }
 
-        ValidateDns(element, source, path);
-        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType);
+        var dns = ReadDns(element, source, path);
+        return new PluginConfig(element, type, name, cniVersion, capabilities, ipamType, dns, source, path);
     }
 
     public static NetworkConfigList ListFromPlugin(PluginConfig plugin, string? source)
@@ -293,13 +314,22 @@ internal static class NetworkConfigParser
                 return true;
             case JsonValueKind.False:
                 return false;
-            case JsonValueKind.String when bool.TryParse(value.GetString(), out var flag):
-                return flag;
+            case JsonValueKind.String when IsFlagText(value.GetString()!, "true"):
+                return true;
+            case JsonValueKind.String when IsFlagText(value.GetString()!, "false"):
+                return false;
             default:
-                var shown = value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText();
+                // The value as written (libcni shows it lowercased), escaped so that a control character is visible.
+                var shown = value.ValueKind == JsonValueKind.String
+                    ? JsonEncodedText.Encode(value.GetString()!, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString()
+                    : value.GetRawText();
                 throw new CniConfigException($"invalid value \"{shown}\" for {key}", source, JsonPath.Property(JsonPath.Root, key));
         }
     }
+
+    // libcni compares strings.ToLower(value) with "true" and "false": exactly those words in any ASCII case, and no
+    // padding (no non-ASCII letter lowercases to one of theirs in Go). bool.TryParse would also take " true " and "true\0".
+    private static bool IsFlagText(string value, string word) => System.Text.Ascii.EqualsIgnoreCase(value, word);
 
     private static string? ReadOptionalString(JsonElement obj, string key, string? source, string path)
     {
@@ -343,11 +373,12 @@ internal static class NetworkConfigParser
         return result.ToFrozenDictionary(StringComparer.Ordinal);
     }
 
-    private static void ValidateDns(JsonElement plugin, string? source, string path)
+    // The spec's plugin "dns": nameservers, domain, search and options, each optional.
+    private static CniDns? ReadDns(JsonElement plugin, string? source, string path)
     {
         if (!plugin.TryGetProperty("dns", out var dns))
         {
-            return;
+            return null;
         }
 
         var dnsPath = JsonPath.Property(path, "dns");
@@ -356,31 +387,40 @@ internal static class NetworkConfigParser
             throw new CniConfigException($"expected an object, got {JsonPath.Describe(dns.ValueKind)}", source, dnsPath);
         }
 
-        ReadOptionalString(dns, "domain", source, dnsPath);
-        foreach (var key in (ReadOnlySpan<string>)["nameservers", "search", "options"])
+        return new CniDns
         {
-            if (!dns.TryGetProperty(key, out var list))
-            {
-                continue;
-            }
+            Nameservers = ReadStringList(dns, "nameservers", source, dnsPath),
+            Domain = ReadOptionalString(dns, "domain", source, dnsPath),
+            Search = ReadStringList(dns, "search", source, dnsPath),
+            Options = ReadStringList(dns, "options", source, dnsPath),
+        };
+    }
 
-            var listPath = JsonPath.Property(dnsPath, key);
-            if (list.ValueKind != JsonValueKind.Array)
-            {
-                throw new CniConfigException($"expected an array of strings, got {JsonPath.Describe(list.ValueKind)}", source, listPath);
-            }
-
-            var index = 0;
-            foreach (var item in list.EnumerateArray())
-            {
-                if (item.ValueKind != JsonValueKind.String)
-                {
-                    throw new CniConfigException($"expected a string, got {JsonPath.Describe(item.ValueKind)}", source, JsonPath.Index(listPath, index));
-                }
-
-                index++;
-            }
+    private static ImmutableArray<string> ReadStringList(JsonElement obj, string key, string? source, string path)
+    {
+        if (!obj.TryGetProperty(key, out var list))
+        {
+            return [];
         }
+
+        var listPath = JsonPath.Property(path, key);
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            throw new CniConfigException($"expected an array of strings, got {JsonPath.Describe(list.ValueKind)}", source, listPath);
+        }
+
+        var builder = ImmutableArray.CreateBuilder<string>(list.GetArrayLength());
+        foreach (var item in list.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String)
+            {
+                throw new CniConfigException($"expected a string, got {JsonPath.Describe(item.ValueKind)}", source, JsonPath.Index(listPath, builder.Count));
+            }
+
+            builder.Add(item.GetString()!);
+        }
+
+        return builder.MoveToImmutable();
     }
 
     // The reader's message ends with zero-based "LineNumber: 0 | BytePositionInLine: 23."; people count from one.

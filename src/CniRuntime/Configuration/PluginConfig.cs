@@ -12,7 +12,7 @@ namespace CniRuntime.Configuration;
 /// </summary>
 public sealed record PluginConfig
 {
-    internal PluginConfig(JsonElement json, string type, string? name, string? cniVersion, FrozenDictionary<string, bool> capabilities, string? ipamType)
+    internal PluginConfig(JsonElement json, string type, string? name, string? cniVersion, FrozenDictionary<string, bool> capabilities, string? ipamType, CniDns? dns, string? source, string jsonPath)
     {
         Json = json;
         Type = type;
@@ -20,6 +20,9 @@ public sealed record PluginConfig
         CniVersion = cniVersion;
         Capabilities = capabilities;
         IpamType = ipamType;
+        Dns = dns;
+        Source = source;
+        Location = jsonPath;
     }
 
     /// <summary>The plugin type: the name of the binary to run.</summary>
@@ -37,8 +40,16 @@ public sealed record PluginConfig
     /// <summary>The <c>ipam.type</c>, if the plugin delegates address management.</summary>
     public string? IpamType { get; }
 
+    /// <summary>The plugin's <c>dns</c> settings as written (each field optional); null when there is no <c>dns</c> key.</summary>
+    public CniDns? Dns { get; }
+
     /// <summary>The plugin's configuration object exactly as written (immutable).</summary>
     public JsonElement Json { get; }
+
+    // Where the configuration was read (file and JSON path), so that an error in a copy made by With names it.
+    internal string? Source { get; }
+
+    internal string Location { get; }
 
     /// <summary>The capabilities set to true.</summary>
     public IEnumerable<string> EnabledCapabilities => Capabilities.Where(c => c.Value).Select(c => c.Key);
@@ -60,7 +71,8 @@ public sealed record PluginConfig
     /// Returns a copy with <paramref name="keys"/> set (added, or replaced in place), leaving this instance as it is
     /// (libcni's <c>InjectConf</c>).
     /// </summary>
-    /// <exception cref="CniException">A key is empty, a value is null, or the result is no longer a valid plugin configuration.</exception>
+    /// <exception cref="CniException">A key is empty, a value is null, or the result is no longer a valid plugin configuration
+    /// (then a <see cref="CniConfigException"/> naming the file and JSON path this configuration was read from).</exception>
     public PluginConfig With(IEnumerable<KeyValuePair<string, JsonNode?>> keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
@@ -101,7 +113,8 @@ public sealed record PluginConfig
             writer.WriteEndObject();
         }
 
-        return Parse(buffer.WrittenSpan);
+        var root = NetworkConfigParser.ParseDocument(buffer.WrittenSpan, Source, "error parsing configuration");
+        return NetworkConfigParser.ParsePlugin(root, Source, Location);
     }
 
     /// <summary>Returns a copy with one key set.</summary>

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace CniRuntime.Interop;
 
-/// <summary>The few libc calls .NET has no API for (file locks, inode identity, directory fsync).</summary>
+/// <summary>The few libc calls .NET has no API for (file locks, inode identity and file type, directory fsync).</summary>
 internal static unsafe partial class Libc
 {
     public const int LockShared = 1;
@@ -21,9 +21,27 @@ internal static unsafe partial class Libc
     public const int ONonBlock = 0x800;
     public const int ELoop = 40;
 
+    // The file type bits of a mode (S_IFMT and its values).
+    public const int FileTypeMask = 0xF000;
+    public const int FileTypeFifo = 0x1000;
+    public const int FileTypeCharacterDevice = 0x2000;
+    public const int FileTypeDirectory = 0x4000;
+    public const int FileTypeBlockDevice = 0x6000;
+    public const int FileTypeRegular = 0x8000;
+    public const int FileTypeSocket = 0xC000;
+
     // struct stat starts with st_dev (8 bytes) then st_ino (8 bytes) on both x86-64 and arm64 Linux.
     private const int StatBufferSize = 256;
     private const int InodeOffset = 8;
+
+    // statx(2), unlike stat(2), lays its struct out the same on every architecture: stx_mode (u16) at 28,
+    // stx_size (u64) at 40, 256 bytes in all.
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxType = 0x1;
+    private const uint StatxSize = 0x200;
+    private const int StatxBufferSize = 256;
+    private const int StatxModeOffset = 28;
+    private const int StatxSizeOffset = 40;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
@@ -61,6 +79,23 @@ internal static unsafe partial class Libc
     {
         var buffer = stackalloc byte[StatBufferSize];
         return Stat(path, buffer) == 0 ? (*(ulong*)buffer, *(ulong*)(buffer + InodeOffset)) : null;
+    }
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>The file type bits (<c>S_IFMT</c> of the mode) and size of an open file, or null with <paramref name="errno"/> set.</summary>
+    public static (int Type, long Size)? TypeAndSize(int fd, out int errno)
+    {
+        var buffer = stackalloc byte[StatxBufferSize];
+        if (Statx(fd, string.Empty, AtEmptyPath, StatxType | StatxSize, buffer) != 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return null;
+        }
+
+        errno = 0;
+        return (*(ushort*)(buffer + StatxModeOffset) & FileTypeMask, *(long*)(buffer + StatxSizeOffset));
     }
 
     /// <summary>Flushes a directory's entries (a rename into it) to disk; best effort.</summary>

@@ -57,23 +57,36 @@ public sealed class CniSchemasTests
     }
 
     [Theory]
-    [InlineData("0.2.0", """{"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2/24","gateway":"10.0.0.1"}}""")]
+    [InlineData("0.1.0", """{"cniVersion":"0.1.0","ip4":{"ip":"10.0.0.2/24","gateway":"10.0.0.1","routes":[{"dst":"0.0.0.0/0"}]},"dns":{"nameservers":["10.0.0.1"]}}""")]
+    [InlineData("0.2.0", """{"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2/24","gateway":"10.0.0.1"},"ip6":{"ip":"fd00::2/64"}}""")]
+    [InlineData("0.3.0", """{"cniVersion":"0.3.0","interfaces":[{"name":"eth0","mac":"0a:58:0a:00:00:02"}],"ips":[{"version":"4","address":"10.0.0.2/24","interface":0}]}""")]
+    [InlineData("0.3.1", """{"cniVersion":"0.3.1","ips":[{"version":"6","address":"fd00::2/64","gateway":"fd00::1"}],"routes":[{"dst":"::/0","gw":"fd00::1"}]}""")]
     [InlineData("0.4.0", """{"cniVersion":"0.4.0","interfaces":[{"name":"eth0"}],"ips":[{"version":"4","address":"10.0.0.2/24","interface":0}]}""")]
+    [InlineData("1.0.0", """{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/run/netns/x"}],"ips":[{"address":"10.0.0.2/24","interface":0}],"dns":{"search":["svc.local"]}}""")]
     [InlineData("1.1.0", """{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","mtu":1500}],"ips":[{"address":"fd00::2/64","gateway":"fd00::1"}],"routes":[{"dst":"::/0"}]}""")]
     public void Results_of_each_version_validate_against_their_own_schema(string version, string json)
     {
         Assert.Empty(CniSchemas.Validate(CniDocumentKind.Result, json, resultVersion: CniVersion.Parse(version)));
+        Assert.Empty(JsonSchemaSubsetValidator.Validate($"CniRuntime.Schemas.result-{version}.schema.json", json, "r.json"));
     }
 
-    [Fact]
-    public void A_040_result_without_ip_versions_is_flagged()
+    [Theory]
+    [InlineData("0.1.0", """{"cniVersion":"0.1.0","ip4":{"gateway":"10.0.0.1"}}""", "$.ip4.ip PropertyRequired")]
+    [InlineData("0.1.0", """{"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2/24"}}""", "$.cniVersion NotInEnumeration")]
+    [InlineData("0.2.0", """{"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2"}}""", "$.ip4.ip PatternMismatch")]
+    [InlineData("0.3.0", """{"cniVersion":"0.3.0","ips":[{"address":"10.0.0.2/24"}]}""", "$.ips[0].version PropertyRequired")]
+    [InlineData("0.3.1", """{"cniVersion":"0.3.1","ips":[{"version":"5","address":"10.0.0.2/24"}]}""", "$.ips[0].version NotInEnumeration")]
+    [InlineData("0.4.0", """{"cniVersion":"0.4.0","ips":[{"address":"10.0.0.2/24"}]}""", "$.ips[0].version PropertyRequired")]
+    [InlineData("1.0.0", """{"cniVersion":"1.0.0","interfaces":[{"mac":"0a:58:0a:00:00:02"}],"ips":[{"gateway":"10.0.0.1"}]}""", "$.interfaces[0].name PropertyRequired; $.ips[0].address PropertyRequired")]
+    [InlineData("1.0.0", """{"ips":[{"address":"10.0.0.2/24"}]}""", "$.cniVersion PropertyRequired")]
+    [InlineData("1.1.0", """{"cniVersion":"1.1.0","routes":[{"gw":"10.0.0.1"}],"interfaces":[{"name":"eth0","mtu":-1}]}""", "$.interfaces[0].mtu NumberTooSmall; $.routes[0].dst PropertyRequired")]
+    public void Results_of_each_version_that_break_their_schema_are_flagged(string version, string json, string expected)
     {
-        var violations = CniSchemas.Validate(
-            CniDocumentKind.Result,
-            """{"cniVersion":"0.4.0","ips":[{"address":"10.0.0.2/24"}]}""",
-            resultVersion: CniVersion.V040);
+        var violations = CniSchemas.Validate(CniDocumentKind.Result, json, resultVersion: CniVersion.Parse(version));
+        var subset = JsonSchemaSubsetValidator.Validate($"CniRuntime.Schemas.result-{version}.schema.json", json, "r.json");
 
-        Assert.Equal("$.ips[0].version PropertyRequired", Assert.Single(violations.Select(v => $"{v.JsonPath} {v.Kind}")));
+        Assert.Equal(expected, string.Join("; ", violations.Select(v => $"{v.JsonPath} {v.Kind}").Order(StringComparer.Ordinal)));
+        Assert.Equal(expected, string.Join("; ", subset.Select(v => $"{v.JsonPath} {v.Kind}").Order(StringComparer.Ordinal)));
     }
 
     [Fact]

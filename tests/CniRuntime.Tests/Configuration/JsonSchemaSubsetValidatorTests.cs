@@ -85,7 +85,10 @@ public sealed class JsonSchemaSubsetValidatorTests
     {
         var json = File.ReadAllText(TestData.Path("results", file));
 
-        Assert.Equal(Shape(NJsonSchemaValidator.Validate(schema, json, file)), Shape(JsonSchemaSubsetValidator.Validate(schema, json, file)));
+        var subset = Shape(JsonSchemaSubsetValidator.Validate(schema, json, file));
+
+        Assert.Equal(Shape(NJsonSchemaValidator.Validate(schema, json, file)), subset);
+        Assert.Empty(subset);
     }
 
     [Theory]

@@ -88,9 +88,31 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
         Assert.Equal("good", list.Name);
         Assert.Equal(2, scan.Diagnostics.Count);
         Assert.Equal(ConfigDiagnosticKind.Unreadable, scan.Diagnostics[0].Kind);
+        Assert.Equal($"{_dir.Combine("00-broken.conflist")}: error parsing configuration list: unexpected end of JSON input", scan.Diagnostics[0].Message);
         Assert.Equal(ConfigDiagnosticKind.Invalid, scan.Diagnostics[1].Kind);
         Assert.Equal("other", scan.Diagnostics[1].NetworkName);
         Assert.Equal($"{_dir.Combine("10-bad-type.conflist")}: $.plugins[0].type: missing 'type'", scan.Diagnostics[1].Message);
+    }
+
+    [Theory]
+    [InlineData("10-x.conflist", "error parsing configuration list")]
+    [InlineData("10-x.conf", "error parsing configuration")]
+    [InlineData("10-x.json", "error parsing configuration")]
+    public async Task A_truncated_file_is_unexpected_end_of_json_input_with_libcnis_words(string file, string prefix)
+    {
+        var path = _dir.File(file, "{");
+        var expected = $"{path}: {prefix}: unexpected end of JSON input";
+
+        var loaded = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
+        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+        var notFound = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
+
+        Assert.Equal(expected, loaded.Message);
+        Assert.Equal(CniErrorCode.DecodingFailure, loaded.Code);
+        Assert.Equal(path, loaded.File);
+        var diagnostic = Assert.Single(scan.Diagnostics);
+        Assert.Equal((path, ConfigDiagnosticKind.Unreadable, expected), (diagnostic.File, diagnostic.Kind, diagnostic.Message));
+        Assert.Equal($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {expected})", notFound.Message);
     }
 
     [Fact]
@@ -132,7 +154,7 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
 
         var error = await Assert.ThrowsAsync<CniConfigNotFoundException>(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "x"));
 
-        Assert.StartsWith($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {_dir.Combine("00-broken.conflist")}: error parsing configuration list:", error.Message, StringComparison.Ordinal);
+        Assert.Equal($"no net configuration with name \"x\" in {_dir.Path} (1 unreadable: {_dir.Combine("00-broken.conflist")}: error parsing configuration list: 'not json' is an invalid JSON literal. Expected the literal 'null'. (line 1, column 2))", error.Message);
         Assert.Single(error.UnreadableFiles);
     }
 
@@ -193,6 +215,21 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
             Assert.Equal("net", cached.Name);
         }
 
+        [Theory]
+        [InlineData("false")]
+        [InlineData("\"false\"")]
+        [InlineData("\"False\"")]
+        public async Task LoadOnlyInlinedPlugins_false_merges_inline_and_subdirectory_plugins(string flag)
+        {
+            _dir.File("net.conflist", $$"""{"cniVersion":"1.1.0","name":"net","loadOnlyInlinedPlugins":{{flag}},"plugins":[{"type":"bridge"}]}""");
+            _dir.File("net/10-a.conf", """{"type":"host-local"}""");
+
+            var list = await NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"));
+
+            Assert.False(list.LoadOnlyInlinedPlugins);
+            Assert.Equal(["bridge", "host-local"], list.Plugins.Select(p => p.Type));
+        }
+
         [Fact]
         public async Task LoadOnlyInlinedPlugins_ignores_the_subdirectory()
         {
@@ -238,23 +275,122 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task An_unreadable_file_is_a_diagnostic_with_the_reason()
+    /// <summary>
+    /// Files that cannot be read, made so that root cannot read them either (the tests run as root): each is a
+    /// diagnostic naming the file and the reason, hides no other network, and never hangs or fills memory.
+    /// </summary>
+    public sealed class UnreadableFiles : IDisposable
     {
-        var path = _dir.File("10-secret.conflist", List("secret"));
-        File.SetUnixFileMode(path, UnixFileMode.None);
-        _dir.File("20-ok.conflist", List("ok"));
-        if (Environment.UserName == "root")
+        private readonly TempDirectory _dir = new();
+
+        public void Dispose() => _dir.Dispose();
+
+        public static TheoryData<string> Kinds => ["dangling link", "too large", "fifo", "link to /dev/zero"];
+
+        [Theory]
+        [MemberData(nameof(Kinds))]
+        public async Task An_unreadable_file_is_a_diagnostic_naming_the_file_and_the_reason(string kind)
         {
-            // root reads mode-000 files; make the file a directory-shaped obstacle instead.
-            File.Delete(path);
-            Directory.CreateDirectory(_dir.Combine("10-secret.conflist"));
+            var path = _dir.Combine("10-bad.conflist");
+            var expected = $"{path}: {await PlantAsync(kind, path)}";
+            _dir.File("20-ok.conflist", List("ok"));
+
+            var scan = await Bounded(() => NetworkConfigLoader.ScanDirectoryAsync(_dir.Path));
+            var ok = await Bounded(() => NetworkConfigLoader.LoadNetworkAsync(_dir.Path, "ok"));
+            var loaded = await Assert.ThrowsAsync<CniConfigException>(() => Bounded(() => NetworkConfigLoader.LoadFileAsync(path)));
+
+            Assert.Equal(["ok"], scan.Networks.Select(n => n.Name));
+            Assert.Equal("ok", ok.Name);
+            var diagnostic = Assert.Single(scan.Diagnostics);
+            Assert.Equal((path, null, ConfigDiagnosticKind.Unreadable), (diagnostic.File, diagnostic.NetworkName, diagnostic.Kind));
+            Assert.Equal(CniErrorCode.IoFailure, diagnostic.Error.Code);
+            Assert.Equal(expected, diagnostic.Message);
+            Assert.Null(diagnostic.Error.JsonPath);
+            Assert.Equal((expected, CniErrorCode.IoFailure, path), (loaded.Message, loaded.Code, loaded.File));
         }
 
-        var scan = await NetworkConfigLoader.ScanDirectoryAsync(_dir.Path);
+        [Fact]
+        public async Task A_missing_file_is_an_io_failure_naming_it()
+        {
+            var path = _dir.Combine("missing.conflist");
 
-        Assert.Equal(["ok"], scan.Networks.Select(n => n.Name));
-        Assert.True(scan.Diagnostics.Count <= 1);
-        _ = CniErrorCode.IoFailure;
+            var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
+
+            Assert.Equal($"{path}: cannot read file: No such file or directory", error.Message);
+            Assert.Equal(CniErrorCode.IoFailure, error.Code);
+            Assert.Equal(path, error.File);
+            Assert.Null(error.JsonPath);
+        }
+
+        [Fact]
+        public async Task A_directory_given_as_the_file_is_not_a_regular_file()
+        {
+            var path = Directory.CreateDirectory(_dir.Combine("10-dir.conflist")).FullName;
+
+            var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
+
+            Assert.Equal($"{path}: cannot read file: it is a directory, not a regular file", error.Message);
+            Assert.Equal(CniErrorCode.IoFailure, error.Code);
+        }
+
+        [Fact]
+        public async Task A_fifo_among_the_plugin_files_names_that_file()
+        {
+            _dir.File("net.conflist", """{"cniVersion":"1.1.0","name":"net","plugins":[{"type":"bridge"}]}""");
+            var fifo = _dir.Combine("net", "10-fifo.conf");
+            Directory.CreateDirectory(_dir.Combine("net"));
+            await PlantAsync("fifo", fifo);
+
+            var error = await Assert.ThrowsAsync<CniConfigException>(() => Bounded(() => NetworkConfigLoader.LoadFileAsync(_dir.Combine("net.conflist"))));
+
+            Assert.Equal($"{fifo}: cannot read file: it is a FIFO, not a regular file", error.Message);
+            Assert.Equal(CniErrorCode.IoFailure, error.Code);
+        }
+
+        [Fact]
+        public async Task A_link_to_a_configuration_is_read_through_as_libcni_does()
+        {
+            var target = _dir.File("elsewhere/net.json", List("linked", "ptp"));
+            Directory.CreateDirectory(_dir.Combine("conf"));
+            File.CreateSymbolicLink(_dir.Combine("conf", "10-linked.conflist"), target);
+
+            var list = await NetworkConfigLoader.LoadNetworkAsync(_dir.Combine("conf"), "linked");
+
+            Assert.Equal("ptp", list.Plugins[0].Type);
+        }
+
+        // Files are read synchronously: off the test's thread, a read that hangs fails the test instead of the run.
+        private static Task<T> Bounded<T>(Func<Task<T>> load) => Task.Run(load).WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Plants an unreadable file of the given kind at path; returns the reason the loader must give.
+        private async Task<string> PlantAsync(string kind, string path)
+        {
+            switch (kind)
+            {
+                case "dangling link":
+                    File.CreateSymbolicLink(path, _dir.Combine("nowhere"));
+                    return "cannot read file: No such file or directory";
+                case "too large":
+                    using (var stream = File.Create(path))
+                    {
+                        stream.SetLength(NetworkConfigLoader.MaxFileBytes + 1L);
+                    }
+
+                    return "file is 4194305 bytes; configurations larger than 4194304 bytes are refused";
+                case "fifo":
+                    using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", path))
+                    {
+                        await mkfifo.WaitForExitAsync();
+                        Assert.Equal(0, mkfifo.ExitCode);
+                    }
+
+                    return "cannot read file: it is a FIFO, not a regular file";
+                case "link to /dev/zero":
+                    File.CreateSymbolicLink(path, "/dev/zero");
+                    return "cannot read file: it is a character device, not a regular file";
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+            }
+        }
     }
 }

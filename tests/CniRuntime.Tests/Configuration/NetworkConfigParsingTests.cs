@@ -50,6 +50,8 @@ public sealed class NetworkConfigParsingTests
     [InlineData("\"false\"", false)]
     [InlineData("\"TRUE\"", true)]
     [InlineData("\"False\"", false)]
+    [InlineData("\"tRuE\"", true)]
+    [InlineData("\"FALSE\"", false)]
     public void Flags_accept_booleans_and_the_strings_true_and_false(string value, bool expected)
     {
         var list = Parse($$"""{"name":"n","disableCheck":{{value}},"disableGC":{{value}},"loadOnlyInlinedPlugins":{{value}},"plugins":[{"type":"x"}]}""");
@@ -57,6 +59,26 @@ public sealed class NetworkConfigParsingTests
         Assert.Equal(expected, list.DisableCheck);
         Assert.Equal(expected, list.DisableGC);
         Assert.Equal(expected, list.LoadOnlyInlinedPlugins);
+    }
+
+    [Theory]
+    [InlineData("\" true\"", "invalid value \" true\" for disableCheck")]
+    [InlineData("\"true \"", "invalid value \"true \" for disableCheck")]
+    [InlineData("\"true\\u0000\"", "invalid value \"true\\u0000\" for disableCheck")]
+    [InlineData("\"\"", "invalid value \"\" for disableCheck")]
+    [InlineData("\"1\"", "invalid value \"1\" for disableCheck")]
+    [InlineData("\"yes\"", "invalid value \"yes\" for disableCheck")]
+    [InlineData("\"t\"", "invalid value \"t\" for disableCheck")]
+    [InlineData("\"fal\u017Fe\"", "invalid value \"fal\u017Fe\" for disableCheck")]
+    public void Flags_accept_no_other_string_than_true_and_false_in_any_case(string value, string expected)
+    {
+        var json = $$"""{"name":"n","disableCheck":{{value}},"plugins":[{"type":"x"}]}""";
+
+        var error = Assert.Throws<CniConfigException>(() => NetworkConfigList.Parse(Encoding.UTF8.GetBytes(json), "n.conflist"));
+
+        Assert.Equal("n.conflist: $.disableCheck: " + expected, error.Message);
+        Assert.Equal("$.disableCheck", error.JsonPath);
+        Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
     }
 
     [Fact]
@@ -81,12 +103,15 @@ public sealed class NetworkConfigParsingTests
     }
 
     [Fact]
-    public void The_typed_views_read_capabilities_ipam_type_name_and_version()
+    public void The_typed_views_read_capabilities_ipam_type_dns_name_and_version()
     {
-        var plugin = Parse("""
+        var list = Parse("""
             {"name":"n","plugins":[{"type":"bridge","name":"own","cniVersion":"0.4.0",
-              "capabilities":{"portMappings":true,"bandwidth":false},"ipam":{"type":"host-local"}}]}
-            """).Plugins[0];
+              "capabilities":{"portMappings":true,"bandwidth":false},"ipam":{"type":"host-local"},
+              "dns":{"nameservers":["10.1.0.1","fd00::1"],"domain":"cluster.local","search":["ns.svc.cluster.local","svc.cluster.local"],"options":["ndots:5","edns0"]}},
+              {"type":"portmap"}]}
+            """);
+        var plugin = list.Plugins[0];
 
         Assert.Equal("bridge", plugin.Type);
         Assert.Equal("own", plugin.Name);
@@ -95,6 +120,35 @@ public sealed class NetworkConfigParsingTests
         Assert.Equal(2, plugin.Capabilities.Count);
         Assert.False(plugin.Capabilities["bandwidth"]);
         Assert.Equal(["portMappings"], plugin.EnabledCapabilities);
+        Assert.Equal<string>(["10.1.0.1", "fd00::1"], plugin.Dns!.Nameservers);
+        Assert.Equal("cluster.local", plugin.Dns.Domain);
+        Assert.Equal<string>(["ns.svc.cluster.local", "svc.cluster.local"], plugin.Dns.Search);
+        Assert.Equal<string>(["ndots:5", "edns0"], plugin.Dns.Options);
+        Assert.Null(list.Plugins[1].Dns);
+    }
+
+    [Fact]
+    public void A_dns_object_with_some_fields_leaves_the_others_empty()
+    {
+        var plugin = PluginConfig.Parse("""{"type":"bridge","dns":{"nameservers":["8.8.8.8"]}}"""u8);
+
+        Assert.Equal(new CniDns { Nameservers = ["8.8.8.8"] }, plugin.Dns);
+        Assert.Null(plugin.Dns!.Domain);
+        Assert.Empty(plugin.Dns.Search);
+        Assert.Empty(plugin.Dns.Options);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"bridge","dns":["8.8.8.8"]}""", "x.conf: $.dns: expected an object, got an array")]
+    [InlineData("""{"type":"bridge","dns":{"domain":7}}""", "x.conf: $.dns.domain: expected a string, got a number")]
+    [InlineData("""{"type":"bridge","dns":{"search":"a.example"}}""", "x.conf: $.dns.search: expected an array of strings, got a string")]
+    [InlineData("""{"type":"bridge","dns":{"options":["ndots:5",5]}}""", "x.conf: $.dns.options[1]: expected a string, got a number")]
+    public void A_malformed_dns_object_names_the_file_and_path(string json, string expected)
+    {
+        var error = Assert.Throws<CniConfigException>(() => PluginConfig.Parse(Encoding.UTF8.GetBytes(json), "x.conf"));
+
+        Assert.Equal(expected, error.Message);
+        Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
     }
 
     [Fact]
@@ -192,6 +246,17 @@ public sealed class NetworkConfigParsingTests
 
             Assert.Equal("$.type: expected a string, got a number", error.Message);
         }
+
+        [Fact]
+        public void A_copy_made_invalid_names_the_file_and_place_of_the_original()
+        {
+            var list = NetworkConfigList.Parse("""{"name":"n","plugins":[{"type":"bridge"},{"type":"portmap"}]}"""u8, "/etc/cni/net.d/n.conflist");
+
+            var error = Assert.Throws<CniConfigException>(() => list.Plugins[1].With("capabilities", JsonValue.Create("all")));
+
+            Assert.Equal("/etc/cni/net.d/n.conflist: $.plugins[1].capabilities: expected an object of booleans, got a string", error.Message);
+            Assert.Equal("/etc/cni/net.d/n.conflist", error.File);
+        }
     }
 
     [Fact]
@@ -207,7 +272,7 @@ public sealed class NetworkConfigParsingTests
         var error = await Assert.ThrowsAsync<CniConfigException>(() => NetworkConfigLoader.LoadFileAsync(path));
 
         Assert.Equal(CniErrorCode.IoFailure, error.Code);
-        Assert.StartsWith(path + ": file is 4194305 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Equal(path + ": file is 4194305 bytes; configurations larger than 4194304 bytes are refused", error.Message);
     }
 
     [Fact]

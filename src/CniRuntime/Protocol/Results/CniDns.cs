@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 
 namespace CniRuntime.Protocol;
 
-/// <summary>The DNS settings of a result (<c>dns</c>).</summary>
+/// <summary>The DNS settings (<c>dns</c>) of a result or of a plugin configuration.</summary>
 public sealed record CniDns
 {
     /// <summary>Name server addresses in priority order (<c>nameservers</c>).</summary>
