@@ -68,8 +68,19 @@ internal static class ValidateCommand
 
         foreach (var file in files)
         {
-            var kind = file.EndsWith(".conflist", StringComparison.Ordinal) || LooksLikeList(file) ? CniDocumentKind.NetworkConfigList : CniDocumentKind.PluginConfig;
-            var text = await File.ReadAllTextAsync(file, cancellationToken);
+            byte[] bytes;
+            try
+            {
+                // The loader's reader: a FIFO or a device named like a configuration cannot block or flood this.
+                bytes = NetworkConfigLoader.ReadFile(file);
+            }
+            catch (CniException)
+            {
+                continue; // already reported as the file's load error
+            }
+
+            var kind = file.EndsWith(".conflist", StringComparison.Ordinal) || LooksLikeList(bytes) ? CniDocumentKind.NetworkConfigList : CniDocumentKind.PluginConfig;
+            var text = System.Text.Encoding.UTF8.GetString(bytes);
             problems.AddRange(CniSchemas.Validate(kind, text, file).Select(v => new Problem(file, null, "Schema:" + v.Kind, v.JsonPath, v.Message)));
         }
 
@@ -103,11 +114,11 @@ internal static class ValidateCommand
     }
     : "Error";
 
-    private static bool LooksLikeList(string file)
+    private static bool LooksLikeList(byte[] bytes)
     {
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            using var document = JsonDocument.Parse(bytes);
             return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("plugins", out _);
         }
         catch (JsonException)

@@ -187,7 +187,7 @@ public static class NetworkConfigLoader
     // Reads through links, as libcni does (configurations are often links into a package's files), but only a
     // regular file, and at most MaxFileBytes: a FIFO would block the read for ever and a link to /dev/zero would
     // fill memory, hiding every network. O_NONBLOCK keeps opening a FIFO from waiting for a writer.
-    private static byte[] ReadFile(string path)
+    internal static byte[] ReadFile(string path)
     {
         var fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloExec | Libc.ONonBlock);
         if (fd < 0)

@@ -219,6 +219,24 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
     }
 
     [IntegrationFact]
+    public async Task Validate_reports_a_fifo_named_like_a_configuration_and_does_not_wait_on_it()
+    {
+        var good = Conflists.Bridge("good", _node.NewBridgeName(), _node.IpamDataDirectory, NetnsFixture.NewSubnet());
+        await File.WriteAllBytesAsync(Path.Combine(_confDir, "10-good.conflist"), good.Bytes.ToArray());
+        var fifo = Path.Combine(_confDir, "05-pipe.conflist");
+        await NetnsFixture.RunAsync("/usr/bin/mkfifo", fifo);
+
+        var json = await Cnirt("validate", "--json");
+
+        Assert.Equal(1, json.ExitCode);
+        using var document = JsonDocument.Parse(json.Stdout);
+        var problem = Assert.Single(document.RootElement.GetProperty("problems").EnumerateArray());
+        Assert.Equal((fifo, "LoadError"), (problem.GetProperty("file").GetString(), problem.GetProperty("kind").GetString()));
+        Assert.Contains("it is a FIFO, not a regular file", problem.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("ok: good", (await Cnirt("validate")).Stdout, StringComparison.Ordinal);
+    }
+
+    [IntegrationFact]
     public async Task Version_help_usage_errors_and_completion()
     {
         var version = await CnirtBinary.RunAsync("version");
