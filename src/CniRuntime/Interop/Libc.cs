@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace CniRuntime.Interop;
 
-/// <summary>The few libc calls .NET has no API for (file locks, inode identity, directory fsync).</summary>
+/// <summary>The few libc calls .NET has no API for (file locks, inode identity, file types, directory fsync).</summary>
 internal static unsafe partial class Libc
 {
     public const int LockShared = 1;
@@ -24,6 +24,22 @@ internal static unsafe partial class Libc
     // struct stat starts with st_dev (8 bytes) then st_ino (8 bytes) on both x86-64 and arm64 Linux.
     private const int StatBufferSize = 256;
     private const int InodeOffset = 8;
+
+    // statx(2) has one layout on every architecture (struct stat does not): stx_mode is the u16 at offset 28.
+    private const int AtFdCwd = -100;
+    private const uint StatxType = 1;
+    private const uint StatxMode = 2;
+    private const int StatxBufferSize = 256;
+    private const int StatxModeOffset = 28;
+
+    /// <summary>The file-type bits of a mode (<c>S_IFMT</c>).</summary>
+    public const int TypeMask = 0xF000;
+
+    /// <summary>A regular file (<c>S_IFREG</c>).</summary>
+    public const int TypeRegular = 0x8000;
+
+    /// <summary>A directory (<c>S_IFDIR</c>).</summary>
+    public const int TypeDirectory = 0x4000;
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
@@ -48,6 +64,16 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Stat(string path, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int directoryFd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>The mode (type and permission bits) of what a path names, symbolic links followed, or null when it cannot be examined.</summary>
+    public static int? Mode(string path)
+    {
+        var buffer = stackalloc byte[StatxBufferSize];
+        return Statx(AtFdCwd, path, 0, StatxType | StatxMode, buffer) == 0 ? *(ushort*)(buffer + StatxModeOffset) : null;
+    }
 
     /// <summary>The (device, inode) of an open file, or null on failure.</summary>
     public static (ulong Device, ulong Inode)? Identity(int fd)
