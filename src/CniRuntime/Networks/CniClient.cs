@@ -142,10 +142,10 @@ public sealed partial class CniClient : ICniClient
         }
         catch (Exception ex) when (ex is CniException or OperationCanceledException)
         {
-            // A plugin that refuses the version (code 1) has done nothing, and would refuse DEL the same way.
-            var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
-            if (Options.RollbackFailedAdd && ran > 0)
+            if (Options.RollbackFailedAdd)
             {
+                // A plugin that refused the version (code 1) has done nothing; one that was not found never counted.
+                var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
                 // Deletes the intent when the rollback succeeds, and keeps it for a later DEL when it fails.
                 await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
             }
@@ -190,7 +190,7 @@ public sealed partial class CniClient : ICniClient
             }
         }
 
-        await DeletePluginsAsync(list, list.Plugins.Count, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
+        await DeletePluginsAsync(list, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
         Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
     }
 
@@ -462,29 +462,67 @@ public sealed partial class CniClient : ICniClient
     public Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
         Cache.ListAsync(containerId, cancellationToken);
 
-    // DEL of the first `count` plugins, last first.
-    private async Task DeletePluginsAsync(NetworkConfigList list, int count, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
+    // DEL of every plugin of the list, last first, stopping at the first failure.
+    private async Task DeletePluginsAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
     {
-        for (var i = count - 1; i >= 0; i--)
+        for (var i = list.Plugins.Count - 1; i >= 0; i--)
         {
-            var plugin = list.Plugins[i];
-            var path = Locate(plugin, list.Name, CniCommand.Del);
-            var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, prevResult, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
-            var environment = PluginRequest.BuildEnvironment(CniCommand.Del, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
-            await InvokeAsync(plugin, path, list.Name, CniCommand.Del, stdin, environment, cancellationToken).ConfigureAwait(false);
+            await DeletePluginAsync(list, list.Plugins[i], runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // DEL of the plugins that ran (the failing one included: it may have half-done its work), last first. Plugins
-    // after it never ran; a DEL to them could only fail (their binary may be the one missing). The attachment
-    // lock is already held by the failed ADD.
-    private async Task RollbackAsync(NetworkConfigList list, int started, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    private async Task DeletePluginAsync(NetworkConfigList list, PluginConfig plugin, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
     {
+        var path = Locate(plugin, list.Name, CniCommand.Del);
+        var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, prevResult, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
+        var environment = PluginRequest.BuildEnvironment(CniCommand.Del, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
+        await InvokeAsync(plugin, path, list.Name, CniCommand.Del, stdin, environment, cancellationToken).ConfigureAwait(false);
+    }
+
+    // DEL of the whole list after a failed ADD, last plugin first, with the last result ADD got as prevResult; the
+    // attachment lock is already held by the failed ADD. The plugins from `ran` on never did anything (they come
+    // after the failure, refused the version or were not found): one that cannot be found is passed over, and one
+    // whose DEL fails is logged and does not stop the rollback on its way to those that ran. The DEL of a plugin
+    // that ran failing stops it, as DEL does (carrying on could free an address still configured).
+    private async Task RollbackAsync(NetworkConfigList list, int ran, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    {
+        // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
+        var cancellationToken = CancellationToken.None;
+        if (partial is not null)
+        {
+            // Should the rollback fail, the record left for a later DEL carries what ADD got so far, as its prevResult.
+            try
+            {
+                await Cache.WriteAsync(ToAttachment(list, runtimeConfig, partial) with { Pending = CniCommand.Add }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException)
+            {
+                // The disk that failed ADD may fail this too; the intent written before ADD is still there.
+            }
+        }
+
+        var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
         try
         {
-            // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
-            var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
-            await DeletePluginsAsync(list, started, runtimeConfig, prevResult, cniArgs, CancellationToken.None).ConfigureAwait(false);
+            for (var i = list.Plugins.Count - 1; i >= 0; i--)
+            {
+                var plugin = list.Plugins[i];
+                if (i < ran)
+                {
+                    await DeletePluginAsync(list, plugin, runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    await DeletePluginAsync(list, plugin, runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
+                }
+                catch (CniException ex)
+                {
+                    Log.RollbackOfUnusedPluginFailed(_logger, plugin.Type, list.Name, runtimeConfig.ContainerId, ex);
+                }
+            }
+
             Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
         }
         catch (CniException rollbackError)

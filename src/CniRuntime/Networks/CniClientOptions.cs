@@ -23,8 +23,18 @@ public sealed record CniClientOptions
     public TimeSpan TransientRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// When true (the default), a failed ADD of a list is followed by a DEL of the whole list before the error is
-    /// returned, so nothing a partial ADD created is left behind. libcni leaves this to every runtime.
+    /// When true (the default), a failed ADD is followed by a DEL of the whole list, last plugin first, before the
+    /// error is returned, so that nothing a partial ADD created is left behind; libcni leaves this to every runtime.
+    /// Every plugin gets the last result ADD obtained as <c>prevResult</c> (0.4.0 and later). A plugin that did
+    /// nothing (it comes after the failing one, refused the version or is missing) is passed over when its binary is
+    /// missing, and its DEL failing is logged and does not stop the rollback (the specification requires plugins to
+    /// accept a DEL of what they never created). The DEL of a plugin that ran failing stops the rollback, as it
+    /// stops DEL: then the ADD error and that DEL error are thrown together (<see cref="Protocol.CniAggregateException"/>)
+    /// and the attachment's cache record stays, holding that last result, for a later DEL or
+    /// <see cref="CniClient.RecoverAsync"/> to finish with.
+    /// The rollback deliberately ignores the caller's cancellation, so that a cancelled ADD still cleans up: each
+    /// of its plugin calls keeps its own <see cref="PluginTimeout"/>, and a cancelled ADD returns only once they end.
+    /// When false, a failed ADD leaves no cache record and the runtime must DEL, as with libcni.
     /// </summary>
     public bool RollbackFailedAdd { get; init; } = true;
 
