@@ -136,9 +136,9 @@ public sealed partial class CniClient : ICniClient
                 result = ParseResult(output, version, plugin, list.Name);
             }
 
-            result ??= CniResult.Empty(version);
+            // A list without plugins caches no result, as libcni does; the caller still gets an empty one.
             await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
-            return result;
+            return result ?? CniResult.Empty(version);
         }
         catch (Exception ex) when (ex is CniException or OperationCanceledException)
         {

@@ -8,7 +8,11 @@ namespace CniRuntime.Networks;
 /// <summary>The CNI operations a runtime performs on a network (libcni's <c>CNI</c> interface).</summary>
 public interface ICniClient
 {
-    /// <summary>Runs ADD on every plugin of the list in order, chaining results, and caches the final result.</summary>
+    /// <summary>
+    /// Runs ADD on every plugin of the list in order, chaining results, and caches the final result. A list
+    /// without plugins caches the attachment with no result, as libcni does, and returns an empty result of the
+    /// list's version (libcni returns none).
+    /// </summary>
     Task<CniResult> AddNetworkListAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default);
 
     /// <summary>Runs CHECK on every plugin of the list in order, with the cached result.</summary>
@@ -23,7 +27,10 @@ public interface ICniClient
     /// <summary>Deletes stale cached attachments of the network and sends GC to its plugins (1.1.0).</summary>
     Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default);
 
-    /// <summary>Checks that every plugin exists and supports the list version; returns the enabled capabilities.</summary>
+    /// <summary>
+    /// Checks that every plugin exists and supports the list version; returns the enabled capabilities. Every
+    /// problem is collected in one <see cref="CniAggregateException"/> (libcni formats them as <c>[e1 e2]</c>).
+    /// </summary>
     Task<IReadOnlyList<string>> ValidateNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default);
 
     /// <summary>Asks a plugin which versions it supports.</summary>

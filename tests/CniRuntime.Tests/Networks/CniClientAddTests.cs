@@ -108,6 +108,26 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
+    public async Task A_list_without_plugins_caches_the_attachment_without_a_result_as_libcni_does()
+    {
+        var list = List("""{"cniVersion":"1.0.0","name":"empty"}""");
+        Assert.Empty(list.Plugins);
+
+        var result = await _f.Client.AddNetworkListAsync(list, Runtime());
+
+        Assert.Equal(CniResult.Empty(CniVersion.V100), result);
+        var cached = JsonNode.Parse(File.ReadAllText(_f.CachePath("empty")))!.AsObject();
+        Assert.Equal(["kind", "containerId", "config", "ifName", "networkName", "netns", "cniArgs"], cached.Select(p => p.Key));
+        Assert.Null(await _f.Client.GetCachedResultAsync(list, Runtime()));
+        Assert.Equal("empty", Assert.Single(await _f.Client.GetCachedAttachmentsAsync()).NetworkName);
+
+        await _f.Client.DeleteNetworkListAsync(list, Runtime());
+
+        Assert.False(File.Exists(_f.CachePath("empty")));
+        Assert.Empty(_f.Executor.Calls);
+    }
+
+    [Fact]
     public async Task The_cached_config_gives_back_what_ADD_used()
     {
         var list = List(ThreePlugins);
