@@ -66,6 +66,47 @@ public sealed partial class CniClient : ICniClient
     public Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default) =>
         TrackAsync(CniCommand.Gc, list?.Name, null, () => GcCoreAsync(list!, args, cancellationToken));
 
+    /// <inheritdoc />
+    public Task<CniResult> AddNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Add, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(AddCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken, singlePlugin: true)));
+
+    /// <inheritdoc />
+    public Task DeleteNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Del, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(DeleteCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken)));
+
+    /// <inheritdoc />
+    public Task CheckNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Check, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(CheckCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken)));
+
+    // libcni's single-plugin operations run one plugin configuration as a list of one: its own name and version on
+    // the wire, and its own bytes cached as the attachment's configuration (what AddNetwork caches, so that Go
+    // runtimes that use it, such as CRI-O for the loopback, read the same file).
+    private static NetworkConfigList AsList(PluginConfig plugin)
+    {
+        ArgumentNullException.ThrowIfNull(plugin);
+        return new NetworkConfigList
+        {
+            Name = plugin.Name ?? string.Empty,
+            CniVersion = plugin.CniVersion ?? string.Empty,
+            Plugins = [plugin],
+            Bytes = plugin.ToUtf8Bytes(),
+        };
+    }
+
+    // The single-plugin operations report a plugin's error as the plugin gave it, as libcni's do.
+    private static async Task<T> AsPluginErrorsAsync<T>(Task<T> operation)
+    {
+        try
+        {
+            return await operation.ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            ex.WithoutCallInMessage();
+            throw;
+        }
+    }
+
     private async Task<T> TrackAsync<T>(string command, string? networkName, string? containerId, Func<Task<T>> operation)
     {
         using var activity = CniTelemetry.Source.StartActivity($"CNI {command} {networkName}");
@@ -102,7 +143,7 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    private async Task<CniResult> AddCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
+    private async Task<CniResult> AddCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken, bool singlePlugin = false)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
@@ -147,7 +188,7 @@ public sealed partial class CniClient : ICniClient
                 // A plugin that refused the version (code 1) has done nothing; one that was not found never counted.
                 var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
                 // Deletes the intent when the rollback succeeds, and keeps it for a later DEL when it fails.
-                await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+                await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex, singlePlugin).ConfigureAwait(false);
             }
             else
             {
@@ -224,7 +265,7 @@ public sealed partial class CniClient : ICniClient
                     continue; // it finished (or was deleted) while we waited
                 }
 
-                var list = NetworkConfigList.Parse(attachment.Config.Span);
+                var list = ParseRecordedConfig(attachment.Config);
                 var runtimeConfig = RuntimeConfig.FromAttachment(attachment);
                 if (runtimeConfig.NetworkNamespace is { } netns && !File.Exists(netns))
                 {
@@ -242,6 +283,19 @@ public sealed partial class CniClient : ICniClient
         }
 
         return errors.Count > 0 ? throw new CniAggregateException("recovery of half-done ADDs failed", errors) : undone;
+    }
+
+    // A record's configuration is a list, or the plugin's own configuration when the single-plugin ADD made it.
+    private static NetworkConfigList ParseRecordedConfig(ReadOnlyMemory<byte> config)
+    {
+        var list = NetworkConfigList.Parse(config.Span);
+        if (list.Plugins.Count > 0)
+        {
+            return list;
+        }
+
+        using var document = JsonDocument.Parse(config);
+        return document.RootElement.TryGetProperty("type", out _) ? AsList(PluginConfig.Parse(config.Span)) : list;
     }
 
     private async Task<bool> CheckCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
@@ -365,19 +419,12 @@ public sealed partial class CniClient : ICniClient
         ArgumentNullException.ThrowIfNull(list);
         var errors = new List<Exception>();
         var capabilities = new List<string>();
-        var wanted = list.CniVersion.Length == 0 ? "0.1.0" : list.CniVersion;
+        var wanted = ValidationVersion(list.CniVersion);
         foreach (var plugin in list.Plugins)
         {
             try
             {
-                var info = await GetVersionInfoAsync(plugin.Type, cancellationToken).ConfigureAwait(false);
-                if (!info.Supports(wanted))
-                {
-                    throw new CniException(
-                        CniErrorCode.IncompatibleCniVersion,
-                        $"plugin {plugin.Type} does not support config version \"{wanted}\"",
-                        $"it supports {string.Join(", ", info.SupportedVersions)}");
-                }
+                await ValidatePluginAsync(plugin, wanted, cancellationToken).ConfigureAwait(false);
             }
             catch (CniException ex)
             {
@@ -388,6 +435,38 @@ public sealed partial class CniClient : ICniClient
         }
 
         return errors.Count > 0 ? throw new CniAggregateException($"network \"{list.Name}\" is not valid", errors) : capabilities;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> ValidateNetworkAsync(PluginConfig plugin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plugin);
+        try
+        {
+            await ValidatePluginAsync(plugin, ValidationVersion(plugin.CniVersion), cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            ex.WithoutCallInMessage();
+            throw;
+        }
+
+        return [.. plugin.EnabledCapabilities];
+    }
+
+    // The version a plugin must support exactly, as libcni compares it: an empty one means 0.1.0.
+    private static string ValidationVersion(string? cniVersion) => string.IsNullOrEmpty(cniVersion) ? "0.1.0" : cniVersion;
+
+    private async Task ValidatePluginAsync(PluginConfig plugin, string wanted, CancellationToken cancellationToken)
+    {
+        var info = await GetVersionInfoAsync(plugin.Type, cancellationToken).ConfigureAwait(false);
+        if (!info.Supports(wanted))
+        {
+            throw new CniException(
+                CniErrorCode.IncompatibleCniVersion,
+                $"plugin {plugin.Type} does not support config version \"{wanted}\"",
+                $"it supports {string.Join(", ", info.SupportedVersions)}");
+        }
     }
 
     /// <inheritdoc />
@@ -434,6 +513,10 @@ public sealed partial class CniClient : ICniClient
     }
 
     /// <inheritdoc />
+    public Task<CniResult?> GetCachedResultAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        GetCachedResultAsync(AsList(plugin), runtimeConfig, cancellationToken);
+
+    /// <inheritdoc />
     public async Task<CachedNetworkConfig?> GetCachedConfigAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(list);
@@ -457,6 +540,10 @@ public sealed partial class CniClient : ICniClient
                 CapabilityArgs = attachment.CapabilityArgs,
             });
     }
+
+    /// <inheritdoc />
+    public Task<CachedNetworkConfig?> GetCachedConfigAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        GetCachedConfigAsync(AsList(plugin), runtimeConfig, cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
@@ -484,7 +571,7 @@ public sealed partial class CniClient : ICniClient
     // after the failure, refused the version or were not found): one that cannot be found is passed over, and one
     // whose DEL fails is logged and does not stop the rollback on its way to those that ran. The DEL of a plugin
     // that ran failing stops it, as DEL does (carrying on could free an address still configured).
-    private async Task RollbackAsync(NetworkConfigList list, int ran, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    private async Task RollbackAsync(NetworkConfigList list, int ran, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError, bool singlePlugin)
     {
         // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
         var cancellationToken = CancellationToken.None;
@@ -528,6 +615,13 @@ public sealed partial class CniClient : ICniClient
         catch (CniException rollbackError)
         {
             Log.RollbackFailed(_logger, list.Name, runtimeConfig.ContainerId, rollbackError);
+            if (singlePlugin)
+            {
+                // The summary is built from the errors' messages, so they take the single-plugin form first.
+                (addError as CniException)?.WithoutCallInMessage();
+                rollbackError.WithoutCallInMessage();
+            }
+
             throw new CniAggregateException(
                 $"ADD of network \"{list.Name}\" failed and the rollback DEL failed too; the attachment may hold resources until DEL succeeds",
                 [addError, rollbackError]);
