@@ -24,7 +24,11 @@ public interface ICniClient
     /// <summary>Runs STATUS on every plugin of the list in order (1.1.0 lists; others are assumed ready).</summary>
     Task GetStatusNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes stale cached attachments of the network and sends GC to its plugins (1.1.0).</summary>
+    /// <summary>
+    /// Deletes stale cached attachments of the network and sends GC to its plugins (1.1.0). Every failure is
+    /// reported in one <see cref="CniAggregateException"/>, among them each cache file of the network that cannot be
+    /// read as an attachment (named in its error and left in place).
+    /// </summary>
     Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -311,6 +311,39 @@ public sealed class CniClientOtherOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task GC_reports_each_unusable_cache_file_of_the_network_by_name_and_leaves_it()
+    {
+        await AddAsync("1.1.0");
+        var results = Path.GetDirectoryName(_f.CachePath("net"))!;
+        var truncated = Path.Combine(results, "net-truncated-eth0");
+        var empty = Path.Combine(results, "net-empty-eth0");
+        var foreign = Path.Combine(results, "net-foreign-eth0");
+        var nameless = Path.Combine(results, "net-nameless-eth0");
+        File.WriteAllText(truncated, "{\"kind\":\"cniCacheV1\",");
+        File.WriteAllText(empty, string.Empty);
+        File.WriteAllText(foreign, "{\"kind\":\"cniCacheV2\"}");
+        File.WriteAllText(nameless, "{\"kind\":\"cniCacheV1\",\"containerId\":\"nameless\",\"networkName\":\"net\"}");
+        File.WriteAllText(Path.Combine(results, "net-legacy-eth0"), Result100.Replace("1.0.0", "1.1.0", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(results, "other-broken-eth0"), "{");
+
+        var error = await Assert.ThrowsAsync<CniAggregateException>(() => _f.Client.GcNetworkListAsync(List(TwoPlugins("1.1.0")), new GcArgs([])));
+
+        Assert.Equal(
+            [
+                $"cache file {empty} is empty",
+                $"cache file {foreign} has wrong kind",
+                $"cache file {nameless} names no interface or no network",
+                truncated,
+            ],
+            error.Errors.Select(e => e.Message.StartsWith($"cache file {truncated} is not valid JSON: ", StringComparison.Ordinal) ? truncated : e.Message));
+        Assert.Equal([empty, foreign, nameless, truncated], error.Errors.Select(e => Assert.IsType<CniCacheException>(e).Path));
+        Assert.StartsWith("GC of network \"net\" failed: ", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["DEL noop2", "DEL noop", "GC noop", "GC noop2"], _f.Executor.Log.Skip(2));
+        Assert.All([truncated, empty, foreign, nameless], f => Assert.True(File.Exists(f), f));
+        Assert.False(File.Exists(_f.CachePath("net")));
+    }
+
+    [Fact]
     public async Task DisableGC_runs_nothing()
     {
         await AddAsync("1.1.0", ",\"disableGC\":true");
