@@ -12,7 +12,10 @@ public sealed record CniClientOptions
     /// <summary>
     /// The longest one plugin call may take; then the plugin's process tree is killed and the call fails with
     /// <see cref="Protocol.CniPluginTimeoutException"/>. The default is one minute (a DHCP lease can take seconds;
-    /// a hung plugin must not hold a sandbox forever).
+    /// a hung plugin must not hold a sandbox forever). It bounds each plugin call, and each attempt of a call that
+    /// is retried after "try again later" anew; there is no bound on a whole operation, which can take up to
+    /// plugins × (1 + <see cref="TransientRetries"/>) × this, plus the pauses (and the DELs of a rollback). A
+    /// caller that needs one cancels its token.
     /// </summary>
     public TimeSpan PluginTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
