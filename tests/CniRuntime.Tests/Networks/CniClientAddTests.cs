@@ -322,6 +322,20 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
+    public async Task A_result_without_a_version_in_a_list_without_one_is_010()
+    {
+        var list = List("""{"name":"old","plugins":[{"type":"noop"}]}""");
+        _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"ip4":{"ip":"10.1.2.3/24","gateway":"10.1.2.1"},"dns":{}}"""));
+
+        var result = await _f.Client.AddNetworkListAsync(list, Runtime());
+
+        Assert.Equal(CniVersion.V010, result.CniVersion);
+        Assert.Equal("10.1.2.3/24", result.Ips.Single().Address.ToString());
+        Assert.Equal(string.Empty, _f.Executor.Calls[0].Stdin["cniVersion"]!.GetValue<string>());
+        Assert.Equal(result, await _f.Client.GetCachedResultAsync(list, Runtime()));
+    }
+
+    [Fact]
     public async Task A_result_in_another_version_is_returned_as_the_plugin_wrote_it_and_converted_for_the_next_plugin()
     {
         _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.1.2.3/24"}]}"""));
