@@ -79,6 +79,9 @@ internal static partial class Native
         }
     }
 
+    [LibraryImport("libc.so.6", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int signal);
+
     [LibraryImport("libc.so.6", EntryPoint = "getppid")]
     public static partial int GetParentPid();
 

@@ -89,6 +89,14 @@ internal static class Program
             Output.WriteError(script.Stderr);
         }
 
+        if (script.Signal > 0)
+        {
+            // Dies of the signal as a crashing plugin would; should it be caught, the plugin still ends.
+            _ = Native.Kill(Environment.ProcessId, script.Signal);
+            Thread.Sleep(10_000);
+            return 125;
+        }
+
         if (script.TransientFailures > 0 && NextCallNumber(script.Path!) <= script.TransientFailures)
         {
             return Output.CniError(confVersion, 11, "try again later", null, 1);

@@ -17,14 +17,14 @@ internal sealed class Script
     private static readonly string[] FieldNames =
     [
         "result", "error", "errorCode", "errorDetails", "stderr", "exitCode", "rawStdout", "stdoutBytes",
-        "delayMs", "spawnGrandchild", "supportedVersions", "transientFailures", "logFile", "commands",
+        "delayMs", "spawnGrandchild", "supportedVersions", "transientFailures", "signal", "logFile", "commands",
     ];
 
     private static Kind? KindOf(string field) => field switch
     {
         "result" => Kind.Result,
         "error" or "errorDetails" or "stderr" or "rawStdout" or "logFile" => Kind.String,
-        "errorCode" or "exitCode" or "stdoutBytes" or "delayMs" or "transientFailures" => Kind.Int,
+        "errorCode" or "exitCode" or "stdoutBytes" or "delayMs" or "transientFailures" or "signal" => Kind.Int,
         "spawnGrandchild" => Kind.Bool,
         "supportedVersions" => Kind.StringArray,
         "commands" => Kind.Commands,
@@ -53,6 +53,7 @@ internal sealed class Script
     public bool SpawnGrandchild { get; private init; }
     public JsonArray? SupportedVersions { get; private init; }
     public int TransientFailures { get; private init; }
+    public int Signal { get; private init; }
     public string? LogFile { get; private init; }
 
     public static Script Load(string path, string? command)
@@ -106,6 +107,7 @@ internal sealed class Script
             SpawnGrandchild = Get("spawnGrandchild") is JsonValue g && g.GetValue<bool>(),
             SupportedVersions = Get("supportedVersions") as JsonArray,
             TransientFailures = GetInt("transientFailures") ?? 0,
+            Signal = GetInt("signal") ?? 0,
             LogFile = GetString("logFile"),
         };
     }
@@ -132,7 +134,7 @@ internal sealed class Script
                 Kind.String => valueKind == JsonValueKind.String,
                 Kind.Bool => valueKind is JsonValueKind.True or JsonValueKind.False,
                 Kind.Int => valueKind == JsonValueKind.Number && value.AsValue().TryGetValue<long>(out var n) && n >= 0
-                    && n <= (key switch { "exitCode" => 255, "stdoutBytes" => long.MaxValue, _ => int.MaxValue }),
+                    && n <= (key switch { "exitCode" => 255, "signal" => 64, "stdoutBytes" => long.MaxValue, _ => int.MaxValue }),
                 Kind.StringArray => value is JsonArray a && AllStrings(a),
                 Kind.Result => valueKind is JsonValueKind.String or JsonValueKind.Object or JsonValueKind.Array,
                 Kind.Commands => value is JsonObject,
@@ -144,7 +146,7 @@ internal sealed class Script
                 {
                     Kind.String => "a string",
                     Kind.Bool => "true or false",
-                    Kind.Int => key == "exitCode" ? "an integer 0..255" : "a non-negative integer",
+                    Kind.Int => key switch { "exitCode" => "an integer 0..255", "signal" => "an integer 0..64", _ => "a non-negative integer" },
                     Kind.StringArray => "an array of strings",
                     Kind.Result => "a string (or a JSON object/array)",
                     _ => "an object mapping CNI_COMMAND to an object of fields",

@@ -36,8 +36,10 @@ internal static unsafe partial class Libc
 
     // statx(2), unlike stat(2), lays its struct out the same on every architecture: stx_mode (u16) at 28,
     // stx_size (u64) at 40, 256 bytes in all.
+    private const int AtFdCwd = -100;
     private const int AtEmptyPath = 0x1000;
     private const uint StatxType = 0x1;
+    private const uint StatxMode = 0x2;
     private const uint StatxSize = 0x200;
     private const int StatxBufferSize = 256;
     private const int StatxModeOffset = 28;
@@ -83,6 +85,13 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>The mode (type and permission bits) of what a path names, symbolic links followed, or null when it cannot be examined.</summary>
+    public static int? Mode(string path)
+    {
+        var buffer = stackalloc byte[StatxBufferSize];
+        return Statx(AtFdCwd, path, 0, StatxType | StatxMode, buffer) == 0 ? *(ushort*)(buffer + StatxModeOffset) : null;
+    }
 
     /// <summary>The file type bits (<c>S_IFMT</c> of the mode) and size of an open file, or null with <paramref name="errno"/> set.</summary>
     public static (int Type, long Size)? TypeAndSize(int fd, out int errno)

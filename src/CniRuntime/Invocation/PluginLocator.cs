@@ -1,3 +1,4 @@
+using CniRuntime.Interop;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Invocation;
@@ -5,7 +6,14 @@ namespace CniRuntime.Invocation;
 /// <summary>Finds plugin binaries in the plugin directories (libcni's <c>FindInPath</c>, stricter).</summary>
 public static class PluginLocator
 {
-    /// <summary>Returns the first regular, executable file named <paramref name="pluginType"/> in <paramref name="directories"/>.</summary>
+    // S_IXUSR | S_IXGRP | S_IXOTH
+    private const int ExecuteBits = 0x49;
+
+    /// <summary>
+    /// Returns the first regular, executable file named <paramref name="pluginType"/> in <paramref name="directories"/>,
+    /// searched in order (empty entries are skipped, not taken as the working directory). A candidate that is not a
+    /// regular file or has no execute bit is passed over, and the first such is named in the error.
+    /// </summary>
     /// <exception cref="CniPluginNotFoundException">The type is empty or not a plain file name, no directories were given, or no usable file exists.</exception>
     public static string Find(string pluginType, IReadOnlyList<string> directories)
     {
@@ -25,7 +33,7 @@ public static class PluginLocator
             throw new CniPluginNotFoundException("no paths provided", pluginType, directories);
         }
 
-        string? notExecutable = null;
+        string? rejected = null;
         foreach (var directory in directories)
         {
             if (string.IsNullOrEmpty(directory))
@@ -34,16 +42,22 @@ public static class PluginLocator
             }
 
             var candidate = Path.Combine(directory, pluginType);
-            // FileInfo follows symlinks for Attributes and UnixFileMode, like stat(2).
-            var info = new FileInfo(candidate);
-            if (!info.Exists || (info.Attributes & FileAttributes.Directory) != 0)
+            // statx follows symbolic links, as libcni's os.Stat does. A directory is passed over as libcni does; a
+            // FIFO, socket or device is no plugin even with an x bit (running one would hang or do harm).
+            if (Libc.Mode(candidate) is not { } mode || (mode & Libc.FileTypeMask) == Libc.FileTypeDirectory)
             {
                 continue;
             }
 
-            if ((info.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+            if ((mode & Libc.FileTypeMask) != Libc.FileTypeRegular)
             {
-                notExecutable ??= candidate;
+                rejected ??= $"{candidate} is not a regular file";
+                continue;
+            }
+
+            if ((mode & ExecuteBits) == 0)
+            {
+                rejected ??= $"{candidate} is not executable";
                 continue;
             }
 
@@ -52,9 +66,9 @@ public static class PluginLocator
 
         var searched = "[" + string.Join(" ", directories) + "]";
         throw new CniPluginNotFoundException(
-            notExecutable is null
+            rejected is null
                 ? $"failed to find plugin \"{pluginType}\" in path {searched}"
-                : $"failed to find plugin \"{pluginType}\" in path {searched}: {notExecutable} is not executable",
+                : $"failed to find plugin \"{pluginType}\" in path {searched}: {rejected}",
             pluginType,
             directories);
     }

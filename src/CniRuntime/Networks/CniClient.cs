@@ -66,6 +66,47 @@ public sealed partial class CniClient : ICniClient
     public Task GcNetworkListAsync(NetworkConfigList list, GcArgs? args, CancellationToken cancellationToken = default) =>
         TrackAsync(CniCommand.Gc, list?.Name, null, () => GcCoreAsync(list!, args, cancellationToken));
 
+    /// <inheritdoc />
+    public Task<CniResult> AddNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Add, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(AddCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken, singlePlugin: true)));
+
+    /// <inheritdoc />
+    public Task DeleteNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Del, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(DeleteCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken)));
+
+    /// <inheritdoc />
+    public Task CheckNetworkAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        TrackAsync(CniCommand.Check, plugin?.Name, runtimeConfig?.ContainerId, () => AsPluginErrorsAsync(CheckCoreAsync(AsList(plugin!), runtimeConfig!, cancellationToken)));
+
+    // libcni's single-plugin operations run one plugin configuration as a list of one: its own name and version on
+    // the wire, and its own bytes cached as the attachment's configuration (what AddNetwork caches, so that Go
+    // runtimes that use it, such as CRI-O for the loopback, read the same file).
+    private static NetworkConfigList AsList(PluginConfig plugin)
+    {
+        ArgumentNullException.ThrowIfNull(plugin);
+        return new NetworkConfigList
+        {
+            Name = plugin.Name ?? string.Empty,
+            CniVersion = plugin.CniVersion ?? string.Empty,
+            Plugins = [plugin],
+            Bytes = plugin.ToUtf8Bytes(),
+        };
+    }
+
+    // The single-plugin operations report a plugin's error as the plugin gave it, as libcni's do.
+    private static async Task<T> AsPluginErrorsAsync<T>(Task<T> operation)
+    {
+        try
+        {
+            return await operation.ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            ex.WithoutCallInMessage();
+            throw;
+        }
+    }
+
     private async Task<T> TrackAsync<T>(string command, string? networkName, string? containerId, Func<Task<T>> operation)
     {
         using var activity = CniTelemetry.Source.StartActivity($"CNI {command} {networkName}");
@@ -102,7 +143,7 @@ public sealed partial class CniClient : ICniClient
         }
     }
 
-    private async Task<CniResult> AddCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
+    private async Task<CniResult> AddCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken, bool singlePlugin = false)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
@@ -136,18 +177,18 @@ public sealed partial class CniClient : ICniClient
                 result = ParseResult(output, version, plugin, list.Name);
             }
 
-            result ??= CniResult.Empty(version);
+            // A list without plugins caches no result, as libcni does; the caller still gets an empty one.
             await Cache.WriteAsync(ToAttachment(list, runtimeConfig, result), cancellationToken).ConfigureAwait(false);
-            return result;
+            return result ?? CniResult.Empty(version);
         }
         catch (Exception ex) when (ex is CniException or OperationCanceledException)
         {
-            // A plugin that refuses the version (code 1) has done nothing, and would refuse DEL the same way.
-            var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
-            if (Options.RollbackFailedAdd && ran > 0)
+            if (Options.RollbackFailedAdd)
             {
+                // A plugin that refused the version (code 1) has done nothing; one that was not found never counted.
+                var ran = ex is CniPluginException { Code: CniErrorCode.IncompatibleCniVersion } ? started - 1 : started;
                 // Deletes the intent when the rollback succeeds, and keeps it for a later DEL when it fails.
-                await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex).ConfigureAwait(false);
+                await RollbackAsync(list, ran, runtimeConfig, result, version, cniArgs, ex, singlePlugin).ConfigureAwait(false);
             }
             else
             {
@@ -190,7 +231,7 @@ public sealed partial class CniClient : ICniClient
             }
         }
 
-        await DeletePluginsAsync(list, list.Plugins.Count, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
+        await DeletePluginsAsync(list, runtimeConfig, cached, cniArgs, cancellationToken).ConfigureAwait(false);
         Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
     }
 
@@ -224,7 +265,7 @@ public sealed partial class CniClient : ICniClient
                     continue; // it finished (or was deleted) while we waited
                 }
 
-                var list = NetworkConfigList.Parse(attachment.Config.Span);
+                var list = ParseRecordedConfig(attachment.Config);
                 var runtimeConfig = RuntimeConfig.FromAttachment(attachment);
                 if (runtimeConfig.NetworkNamespace is { } netns && !File.Exists(netns))
                 {
@@ -242,6 +283,19 @@ public sealed partial class CniClient : ICniClient
         }
 
         return errors.Count > 0 ? throw new CniAggregateException("recovery of half-done ADDs failed", errors) : undone;
+    }
+
+    // A record's configuration is a list, or the plugin's own configuration when the single-plugin ADD made it.
+    private static NetworkConfigList ParseRecordedConfig(ReadOnlyMemory<byte> config)
+    {
+        var list = NetworkConfigList.Parse(config.Span);
+        if (list.Plugins.Count > 0)
+        {
+            return list;
+        }
+
+        using var document = JsonDocument.Parse(config);
+        return document.RootElement.TryGetProperty("type", out _) ? AsList(PluginConfig.Parse(config.Span)) : list;
     }
 
     private async Task<bool> CheckCoreAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken)
@@ -313,8 +367,8 @@ public sealed partial class CniClient : ICniClient
         }
 
         var version = list.GetVersion();
-        var errors = new List<Exception>();
         var valid = args?.ValidAttachments?.Select(a => (a.ContainerId, a.InterfaceName)).ToHashSet() ?? [];
+        var errors = UnusableCacheFiles(list.Name, cancellationToken);
         foreach (var attachment in await Cache.ListAsync(null, cancellationToken).ConfigureAwait(false))
         {
             if (attachment.NetworkName != list.Name || valid.Contains((attachment.ContainerId, attachment.InterfaceName)))
@@ -359,25 +413,74 @@ public sealed partial class CniClient : ICniClient
         return true;
     }
 
+    // The network's cache files that the attachment listing passes over (empty, unreadable, not JSON, of another
+    // kind, or without an interface or network name): GC cannot DEL what they describe, so it reports each, naming
+    // the file, and leaves it for an operator to look at; libcni passes over them in silence. A file name does not
+    // tell its network for sure (names may contain '-'), so every such file whose name starts with "<network>-"
+    // counts. libcni's legacy files, which hold only a result, are no error.
+    private List<Exception> UnusableCacheFiles(string networkName, CancellationToken cancellationToken)
+    {
+        var errors = new List<Exception>();
+        var directory = Cache.ResultsDirectory;
+        if (!Directory.Exists(directory))
+        {
+            return errors;
+        }
+
+        var prefix = networkName + "-";
+        foreach (var path in Directory.EnumerateFiles(directory).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(path);
+            if (name.StartsWith('.') || !name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                byte[]? bytes;
+                try
+                {
+                    bytes = AtomicFile.ReadIfExists(path, ResultCache.MaxFileBytes);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new CniCacheException($"cannot read cache file {path}: {ex.Message}", path, ex);
+                }
+
+                if (bytes is null)
+                {
+                    continue; // deleted since the directory was read
+                }
+
+                var attachment = ResultCache.Parse(bytes, path, networkName, name, name);
+                if (!attachment.IsLegacy && (attachment.InterfaceName.Length == 0 || attachment.NetworkName.Length == 0))
+                {
+                    throw new CniCacheException($"cache file {path} names no interface or no network", path);
+                }
+            }
+            catch (CniCacheException ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        return errors;
+    }
+
     /// <inheritdoc />
     public async Task<IReadOnlyList<string>> ValidateNetworkListAsync(NetworkConfigList list, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(list);
         var errors = new List<Exception>();
         var capabilities = new List<string>();
-        var wanted = list.CniVersion.Length == 0 ? "0.1.0" : list.CniVersion;
+        var wanted = ValidationVersion(list.CniVersion);
         foreach (var plugin in list.Plugins)
         {
             try
             {
-                var info = await GetVersionInfoAsync(plugin.Type, cancellationToken).ConfigureAwait(false);
-                if (!info.Supports(wanted))
-                {
-                    throw new CniException(
-                        CniErrorCode.IncompatibleCniVersion,
-                        $"plugin {plugin.Type} does not support config version \"{wanted}\"",
-                        $"it supports {string.Join(", ", info.SupportedVersions)}");
-                }
+                await ValidatePluginAsync(plugin, wanted, cancellationToken).ConfigureAwait(false);
             }
             catch (CniException ex)
             {
@@ -388,6 +491,38 @@ public sealed partial class CniClient : ICniClient
         }
 
         return errors.Count > 0 ? throw new CniAggregateException($"network \"{list.Name}\" is not valid", errors) : capabilities;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<string>> ValidateNetworkAsync(PluginConfig plugin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plugin);
+        try
+        {
+            await ValidatePluginAsync(plugin, ValidationVersion(plugin.CniVersion), cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniException ex)
+        {
+            ex.WithoutCallInMessage();
+            throw;
+        }
+
+        return [.. plugin.EnabledCapabilities];
+    }
+
+    // The version a plugin must support exactly, as libcni compares it: an empty one means 0.1.0.
+    private static string ValidationVersion(string? cniVersion) => string.IsNullOrEmpty(cniVersion) ? "0.1.0" : cniVersion;
+
+    private async Task ValidatePluginAsync(PluginConfig plugin, string wanted, CancellationToken cancellationToken)
+    {
+        var info = await GetVersionInfoAsync(plugin.Type, cancellationToken).ConfigureAwait(false);
+        if (!info.Supports(wanted))
+        {
+            throw new CniException(
+                CniErrorCode.IncompatibleCniVersion,
+                $"plugin {plugin.Type} does not support config version \"{wanted}\"",
+                $"it supports {string.Join(", ", info.SupportedVersions)}");
+        }
     }
 
     /// <inheritdoc />
@@ -434,6 +569,10 @@ public sealed partial class CniClient : ICniClient
     }
 
     /// <inheritdoc />
+    public Task<CniResult?> GetCachedResultAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        GetCachedResultAsync(AsList(plugin), runtimeConfig, cancellationToken);
+
+    /// <inheritdoc />
     public async Task<CachedNetworkConfig?> GetCachedConfigAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(list);
@@ -459,37 +598,86 @@ public sealed partial class CniClient : ICniClient
     }
 
     /// <inheritdoc />
+    public Task<CachedNetworkConfig?> GetCachedConfigAsync(PluginConfig plugin, RuntimeConfig runtimeConfig, CancellationToken cancellationToken = default) =>
+        GetCachedConfigAsync(AsList(plugin), runtimeConfig, cancellationToken);
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<NetworkAttachment>> GetCachedAttachmentsAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
         Cache.ListAsync(containerId, cancellationToken);
 
-    // DEL of the first `count` plugins, last first.
-    private async Task DeletePluginsAsync(NetworkConfigList list, int count, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
+    // DEL of every plugin of the list, last first, stopping at the first failure.
+    private async Task DeletePluginsAsync(NetworkConfigList list, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
     {
-        for (var i = count - 1; i >= 0; i--)
+        for (var i = list.Plugins.Count - 1; i >= 0; i--)
         {
-            var plugin = list.Plugins[i];
-            var path = Locate(plugin, list.Name, CniCommand.Del);
-            var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, prevResult, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
-            var environment = PluginRequest.BuildEnvironment(CniCommand.Del, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
-            await InvokeAsync(plugin, path, list.Name, CniCommand.Del, stdin, environment, cancellationToken).ConfigureAwait(false);
+            await DeletePluginAsync(list, list.Plugins[i], runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    // DEL of the plugins that ran (the failing one included: it may have half-done its work), last first. Plugins
-    // after it never ran; a DEL to them could only fail (their binary may be the one missing). The attachment
-    // lock is already held by the failed ADD.
-    private async Task RollbackAsync(NetworkConfigList list, int started, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError)
+    private async Task DeletePluginAsync(NetworkConfigList list, PluginConfig plugin, RuntimeConfig runtimeConfig, CniResult? prevResult, string cniArgs, CancellationToken cancellationToken)
     {
+        var path = Locate(plugin, list.Name, CniCommand.Del);
+        var stdin = PluginRequest.BuildStdin(plugin, list.Name, list.CniVersion, prevResult, PluginRequest.SelectCapabilityArgs(plugin, runtimeConfig.CapabilityArgs));
+        var environment = PluginRequest.BuildEnvironment(CniCommand.Del, runtimeConfig.ContainerId, runtimeConfig.NetworkNamespace, runtimeConfig.InterfaceName, cniArgs, Options.PluginDirectories);
+        await InvokeAsync(plugin, path, list.Name, CniCommand.Del, stdin, environment, cancellationToken).ConfigureAwait(false);
+    }
+
+    // DEL of the whole list after a failed ADD, last plugin first, with the last result ADD got as prevResult; the
+    // attachment lock is already held by the failed ADD. The plugins from `ran` on never did anything (they come
+    // after the failure, refused the version or were not found): one that cannot be found is passed over, and one
+    // whose DEL fails is logged and does not stop the rollback on its way to those that ran. The DEL of a plugin
+    // that ran failing stops it, as DEL does (carrying on could free an address still configured).
+    private async Task RollbackAsync(NetworkConfigList list, int ran, RuntimeConfig runtimeConfig, CniResult? partial, CniVersion version, string cniArgs, Exception addError, bool singlePlugin)
+    {
+        // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
+        var cancellationToken = CancellationToken.None;
+        if (partial is not null)
+        {
+            // Should the rollback fail, the record left for a later DEL carries what ADD got so far, as its prevResult.
+            try
+            {
+                await Cache.WriteAsync(ToAttachment(list, runtimeConfig, partial) with { Pending = CniCommand.Add }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CniException)
+            {
+                // The disk that failed ADD may fail this too; the intent written before ADD is still there.
+            }
+        }
+
+        var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
         try
         {
-            // Cleanup must not be cut short by the caller's cancellation; each plugin call still has its timeout.
-            var prevResult = version >= CniVersion.V040 && partial is not null ? ForChaining(partial, version) : null;
-            await DeletePluginsAsync(list, started, runtimeConfig, prevResult, cniArgs, CancellationToken.None).ConfigureAwait(false);
+            for (var i = list.Plugins.Count - 1; i >= 0; i--)
+            {
+                var plugin = list.Plugins[i];
+                if (i < ran)
+                {
+                    await DeletePluginAsync(list, plugin, runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    await DeletePluginAsync(list, plugin, runtimeConfig, prevResult, cniArgs, cancellationToken).ConfigureAwait(false);
+                }
+                catch (CniException ex)
+                {
+                    Log.RollbackOfUnusedPluginFailed(_logger, plugin.Type, list.Name, runtimeConfig.ContainerId, ex);
+                }
+            }
+
             Cache.Delete(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName);
         }
         catch (CniException rollbackError)
         {
             Log.RollbackFailed(_logger, list.Name, runtimeConfig.ContainerId, rollbackError);
+            if (singlePlugin)
+            {
+                // The summary is built from the errors' messages, so they take the single-plugin form first.
+                (addError as CniException)?.WithoutCallInMessage();
+                rollbackError.WithoutCallInMessage();
+            }
+
             throw new CniAggregateException(
                 $"ADD of network \"{list.Name}\" failed and the rollback DEL failed too; the attachment may hold resources until DEL succeeds",
                 [addError, rollbackError]);

@@ -12,7 +12,10 @@ public sealed record CniClientOptions
     /// <summary>
     /// The longest one plugin call may take; then the plugin's process tree is killed and the call fails with
     /// <see cref="Protocol.CniPluginTimeoutException"/>. The default is one minute (a DHCP lease can take seconds;
-    /// a hung plugin must not hold a sandbox forever).
+    /// a hung plugin must not hold a sandbox forever). It bounds each plugin call, and each attempt of a call that
+    /// is retried after "try again later" anew; there is no bound on a whole operation, which can take up to
+    /// plugins × (1 + <see cref="TransientRetries"/>) × this, plus the pauses (and the DELs of a rollback). A
+    /// caller that needs one cancels its token.
     /// </summary>
     public TimeSpan PluginTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
@@ -23,8 +26,18 @@ public sealed record CniClientOptions
     public TimeSpan TransientRetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// When true (the default), a failed ADD of a list is followed by a DEL of the whole list before the error is
-    /// returned, so nothing a partial ADD created is left behind. libcni leaves this to every runtime.
+    /// When true (the default), a failed ADD is followed by a DEL of the whole list, last plugin first, before the
+    /// error is returned, so that nothing a partial ADD created is left behind; libcni leaves this to every runtime.
+    /// Every plugin gets the last result ADD obtained as <c>prevResult</c> (0.4.0 and later). A plugin that did
+    /// nothing (it comes after the failing one, refused the version or is missing) is passed over when its binary is
+    /// missing, and its DEL failing is logged and does not stop the rollback (the specification requires plugins to
+    /// accept a DEL of what they never created). The DEL of a plugin that ran failing stops the rollback, as it
+    /// stops DEL: then the ADD error and that DEL error are thrown together (<see cref="Protocol.CniAggregateException"/>)
+    /// and the attachment's cache record stays, holding that last result, for a later DEL or
+    /// <see cref="CniClient.RecoverAsync"/> to finish with.
+    /// The rollback deliberately ignores the caller's cancellation, so that a cancelled ADD still cleans up: each
+    /// of its plugin calls keeps its own <see cref="PluginTimeout"/>, and a cancelled ADD returns only once they end.
+    /// When false, a failed ADD leaves no cache record and the runtime must DEL, as with libcni.
     /// </summary>
     public bool RollbackFailedAdd { get; init; } = true;
 

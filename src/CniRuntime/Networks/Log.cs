@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(4, LogLevel.Error, "rollback DEL of network {Network} for container {ContainerId} failed; the attachment may hold resources until DEL succeeds")]
     public static partial void RollbackFailed(ILogger logger, string network, string containerId, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "rollback DEL of plugin {PluginType}, which had done nothing for network {Network} and container {ContainerId}, failed; the rollback goes on")]
+    public static partial void RollbackOfUnusedPluginFailed(ILogger logger, string pluginType, string network, string containerId, Exception exception);
 }

@@ -58,6 +58,8 @@ public class CniException : Exception
     /// <summary>The CNI command (ADD, DEL, CHECK, STATUS, GC, VERSION) that failed.</summary>
     public string? Command { get; private set; }
 
+    private bool _callInMessage = true;
+
     /// <summary>True for errors the specification says may succeed when retried later (code 11).</summary>
     public bool IsTransient => Code == CniErrorCode.TryAgainLater;
 
@@ -67,7 +69,7 @@ public class CniException : Exception
         get
         {
             var text = Details is null ? ErrorMessage : ErrorMessage + "; " + Details;
-            if (PluginType is null || Command is null)
+            if (PluginType is null || Command is null || !_callInMessage)
             {
                 return text;
             }
@@ -96,6 +98,16 @@ public class CniException : Exception
     /// <summary>Records which plugin call failed, once.</summary>
     internal CniException WithContext(string pluginType, string? networkName, string command) =>
         WithContext<CniException>(pluginType, networkName, command);
+
+    /// <summary>
+    /// Leaves the failed call out of <see cref="Message"/> (its parts stay in the properties): libcni's
+    /// single-plugin operations report a plugin's error as the plugin gave it, without <c>plugin type=… failed (…)</c>.
+    /// </summary>
+    internal CniException WithoutCallInMessage()
+    {
+        _callInMessage = false;
+        return this;
+    }
 }
 
 /// <summary>A plugin answered with a CNI error object (non-zero exit and a JSON error on stdout).</summary>

@@ -142,7 +142,7 @@ public sealed class PluginChainTests : IDisposable
     }
 }
 
-/// <summary>A failed ADD is rolled back with a DEL of the whole list.</summary>
+/// <summary>A failed ADD is rolled back with a DEL of the whole list, last plugin first.</summary>
 public sealed class PluginRollbackTests : IDisposable
 {
     private static readonly RuntimeConfig Runtime = new() { ContainerId = "ctr-1", NetworkNamespace = "/var/run/netns/ns-1", InterfaceName = "eth0" };
@@ -159,7 +159,7 @@ public sealed class PluginRollbackTests : IDisposable
         _fixture.Plugin("noop3"));
 
     [Fact(Timeout = 20_000)]
-    public async Task When_the_second_plugin_fails_ADD_the_plugins_that_ran_are_deleted_in_reverse_and_the_ADD_error_thrown()
+    public async Task When_the_second_plugin_fails_ADD_the_whole_list_is_deleted_in_reverse_and_the_ADD_error_thrown()
     {
         var list = FailingSecond("""{"commands":{"ADD":{"error":"no more addresses","errorCode":7}}}""");
         var client = _fixture.CreateClient(o => o with { TransientRetries = 0 });
@@ -167,7 +167,7 @@ public sealed class PluginRollbackTests : IDisposable
         var error = await Assert.ThrowsAsync<CniPluginException>(() => client.AddNetworkListAsync(list, Runtime));
 
         Assert.Equal("plugin type=\"noop2\" name=\"net\" failed (add): no more addresses", error.Message);
-        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop2", "DEL noop"], _fixture.ReadCalls());
+        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop3", "DEL noop2", "DEL noop"], _fixture.ReadCalls());
         Assert.False(File.Exists(client.Cache.GetPath("net", "ctr-1", "eth0")));
         Assert.Empty(await client.GetCachedAttachmentsAsync());
 
@@ -196,11 +196,27 @@ public sealed class PluginRollbackTests : IDisposable
         Assert.Equal(CniErrorCode.InvalidNetworkConfig, error.Code);
         Assert.StartsWith("ADD of network \"net\" failed and the rollback DEL failed too", error.Message, StringComparison.Ordinal);
 
-        // DEL stops at the first failing plugin (as libcni's does).
-        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop2"], _fixture.ReadCalls());
+        // DEL stops at the first failing plugin that ran (as libcni's does).
+        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop3", "DEL noop2"], _fixture.ReadCalls());
+
+        // The record stays, pending, with the first plugin's result; once the plugin is fixed a DEL sends it to all.
+        var leftover = await client.Cache.ReadAsync("net", "ctr-1", "eth0");
+        Assert.Equal("ADD", leftover!.Pending);
+        Assert.Equal("10.1.2.3/24", leftover.ParseResult()!.Ips.Single().Address.ToString());
+        _fixture.WriteScript("second.json", "{}");
+
+        await client.DeleteNetworkListAsync(list, Runtime);
+
+        Assert.Equal(["DEL noop3", "DEL noop2", "DEL noop"], _fixture.ReadCalls().Skip(4));
+        foreach (var call in _fixture.ReadLog().Skip(4))
+        {
+            Assert.Equal("10.1.2.3/24", (string?)call["stdin"]!["prevResult"]!["ips"]![0]!["address"]);
+        }
+
+        Assert.False(File.Exists(client.Cache.GetPath("net", "ctr-1", "eth0")));
     }
 
-    // A plugin that cannot be found never ran; the rollback must not stop at it and leak what the first one made.
+    // A plugin that cannot be found never ran; the rollback passes over it rather than leak what the first one made.
     [Fact(Timeout = 20_000)]
     public async Task When_a_later_plugin_is_missing_the_rollback_still_deletes_the_plugins_that_ran()
     {
@@ -212,11 +228,11 @@ public sealed class PluginRollbackTests : IDisposable
             _fixture.Plugin("noop3"));
         var client = _fixture.CreateClient();
 
-        var error = await Assert.ThrowsAnyAsync<CniException>(() => client.AddNetworkListAsync(list, Runtime));
+        var error = await Assert.ThrowsAsync<CniPluginNotFoundException>(() => client.AddNetworkListAsync(list, Runtime));
 
-        var addError = error is CniAggregateException aggregate ? aggregate.Errors[0] : error;
-        Assert.Equal("ADD", Assert.IsType<CniPluginNotFoundException>(addError).Command);
-        Assert.Equal(["ADD noop", "DEL noop"], _fixture.ReadCalls());
+        Assert.Equal("ADD", error.Command);
+        Assert.Equal(["ADD noop", "DEL noop3", "DEL noop"], _fixture.ReadCalls());
+        Assert.False(File.Exists(client.Cache.GetPath("net", "ctr-1", "eth0")));
     }
 
     [Fact(Timeout = 20_000)]

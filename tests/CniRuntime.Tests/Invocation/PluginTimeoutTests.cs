@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CniRuntime.Configuration;
 using CniRuntime.Networks;
 using CniRuntime.Protocol;
 using CniRuntime.Tests.Support;
@@ -215,5 +216,85 @@ public sealed class PluginTimeoutLeftoverOutputTests : IDisposable
 
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
         Assert.NotNull(_fixture.ReadGrandchildPid());
+    }
+}
+
+/// <summary>libcni's sleep cases for AddNetwork and CheckNetwork: the timeout is reported as it is, without the call's description.</summary>
+public sealed class PluginTimeoutSinglePluginAddAndCheckTests : IDisposable
+{
+    private readonly TestPluginFixture _fixture = new("noop");
+
+    public void Dispose() => _fixture.Dispose();
+
+    internal static PluginConfig Plugin(TestPluginFixture fixture, string command)
+    {
+        var plugin = fixture.Plugin("noop", HangingPlugin.Script(fixture, command));
+        plugin["name"] = "net";
+        plugin["cniVersion"] = "1.0.0";
+        return PluginConfig.Parse(System.Text.Encoding.UTF8.GetBytes(plugin.ToJsonString()));
+    }
+
+    internal static void AssertTimeout(Exception exception, TestPluginFixture fixture, string? network, string command)
+    {
+        var error = Assert.IsType<CniPluginTimeoutException>(exception);
+        var path = Path.Combine(fixture.PluginDirectory, "noop");
+        Assert.Equal($"plugin {path} timed out after 1s and was killed", error.Message);
+        Assert.Equal(("noop", network, command), (error.PluginType, error.NetworkName, error.Command));
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_hanging_single_plugin_ADD_times_out_is_killed_and_is_rolled_back()
+    {
+        var client = HangingPlugin.Client(_fixture);
+
+        var error = await HangingPlugin.FailsQuicklyAsync<CniPluginTimeoutException>(() => client.AddNetworkAsync(Plugin(_fixture, "ADD"), HangingPlugin.Runtime));
+
+        AssertTimeout(error, _fixture, "net", "ADD");
+        await HangingPlugin.AssertKilledAsync(_fixture, "ADD");
+        Assert.Equal(["ADD noop", "DEL noop"], _fixture.ReadCalls());
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_hanging_single_plugin_CHECK_times_out_and_is_killed()
+    {
+        var client = HangingPlugin.Client(_fixture);
+
+        var error = await HangingPlugin.FailsQuicklyAsync<CniPluginTimeoutException>(() => client.CheckNetworkAsync(Plugin(_fixture, "CHECK"), HangingPlugin.Runtime));
+
+        AssertTimeout(error, _fixture, "net", "CHECK");
+        await HangingPlugin.AssertKilledAsync(_fixture, "CHECK");
+    }
+}
+
+/// <summary>libcni's sleep cases for DelNetwork and ValidateNetwork.</summary>
+public sealed class PluginTimeoutSinglePluginDeleteAndValidateTests : IDisposable
+{
+    private readonly TestPluginFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_hanging_single_plugin_DEL_times_out_and_is_killed()
+    {
+        _fixture.AddPlugin("noop");
+        var client = HangingPlugin.Client(_fixture);
+
+        var error = await HangingPlugin.FailsQuicklyAsync<CniPluginTimeoutException>(() => client.DeleteNetworkAsync(PluginTimeoutSinglePluginAddAndCheckTests.Plugin(_fixture, "DEL"), HangingPlugin.Runtime));
+
+        PluginTimeoutSinglePluginAddAndCheckTests.AssertTimeout(error, _fixture, "net", "DEL");
+        await HangingPlugin.AssertKilledAsync(_fixture, "DEL");
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task A_hanging_VERSION_fails_single_plugin_validation_with_the_timeout()
+    {
+        _fixture.AddScriptedPlugin("noop", HangingPlugin.Script(_fixture, "VERSION"));
+        var plugin = PluginConfig.Parse("""{"cniVersion":"1.0.0","name":"net","type":"noop"}"""u8);
+        var client = HangingPlugin.Client(_fixture);
+
+        var error = await HangingPlugin.FailsQuicklyAsync<CniPluginTimeoutException>(() => client.ValidateNetworkAsync(plugin));
+
+        PluginTimeoutSinglePluginAddAndCheckTests.AssertTimeout(error, _fixture, null, "VERSION");
+        await HangingPlugin.AssertKilledAsync(_fixture, "VERSION");
     }
 }

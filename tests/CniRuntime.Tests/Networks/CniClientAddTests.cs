@@ -108,6 +108,26 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
+    public async Task A_list_without_plugins_caches_the_attachment_without_a_result_as_libcni_does()
+    {
+        var list = List("""{"cniVersion":"1.0.0","name":"empty"}""");
+        Assert.Empty(list.Plugins);
+
+        var result = await _f.Client.AddNetworkListAsync(list, Runtime());
+
+        Assert.Equal(CniResult.Empty(CniVersion.V100), result);
+        var cached = JsonNode.Parse(File.ReadAllText(_f.CachePath("empty")))!.AsObject();
+        Assert.Equal(["kind", "containerId", "config", "ifName", "networkName", "netns", "cniArgs"], cached.Select(p => p.Key));
+        Assert.Null(await _f.Client.GetCachedResultAsync(list, Runtime()));
+        Assert.Equal("empty", Assert.Single(await _f.Client.GetCachedAttachmentsAsync()).NetworkName);
+
+        await _f.Client.DeleteNetworkListAsync(list, Runtime());
+
+        Assert.False(File.Exists(_f.CachePath("empty")));
+        Assert.Empty(_f.Executor.Calls);
+    }
+
+    [Fact]
     public async Task The_cached_config_gives_back_what_ADD_used()
     {
         var list = List(ThreePlugins);
@@ -158,14 +178,15 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_plugin_fails_with_the_directories_searched_and_rolls_back_what_ran()
+    public async Task A_missing_plugin_fails_with_the_directories_searched_and_the_whole_list_but_it_is_deleted()
     {
         _f.Executor.MissingPlugins.Add("noop2");
 
         var error = await Assert.ThrowsAsync<CniPluginNotFoundException>(() => _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
 
         Assert.Equal($"plugin type=\"noop2\" name=\"some-list\" failed (add): failed to find plugin \"noop2\" in path [{FakePluginExecutor.Directory}]", error.Message);
-        Assert.Equal(["ADD noop", "DEL noop"], _f.Executor.Log);
+        Assert.Equal(["ADD noop", "DEL noop3", "DEL noop"], _f.Executor.Log);
+        Assert.False(File.Exists(_f.CachePath("some-list")));
     }
 
     [Fact]
@@ -180,7 +201,7 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
-    public async Task When_a_later_plugin_fails_nothing_is_cached_and_every_plugin_that_ran_is_deleted_in_reverse()
+    public async Task When_the_last_plugin_fails_nothing_is_cached_and_every_plugin_is_deleted_in_reverse_with_the_last_result()
     {
         _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"cniVersion":"1.0.0","ips":[{"address":"10.1.2.3/24"}]}"""));
         _f.Executor.OnCommand("noop3", CniCommand.Add, _ => FakePluginExecutor.Error(11 + 100, "boom"));
@@ -194,14 +215,31 @@ public sealed class CniClientAddTests : IDisposable
     }
 
     [Fact]
-    public async Task A_plugin_refusing_the_version_is_not_rolled_back_but_the_plugins_before_it_are()
+    public async Task When_a_middle_plugin_fails_the_whole_list_is_deleted_in_reverse_with_the_last_result()
     {
+        _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"cniVersion":"1.0.0","ips":[{"address":"10.1.2.3/24"}]}"""));
+        _f.Executor.OnCommand("noop2", CniCommand.Add, _ => FakePluginExecutor.Error(100, "boom"));
+
+        var error = await Assert.ThrowsAsync<CniPluginException>(() => _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
+
+        Assert.Equal("plugin type=\"noop2\" name=\"some-list\" failed (add): boom", error.Message);
+        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log);
+        Assert.All(_f.Executor.Calls.Skip(2), c => Assert.Equal("10.1.2.3/24", c.Stdin["prevResult"]!["ips"]![0]!["address"]!.GetValue<string>()));
+        Assert.False(File.Exists(_f.CachePath("some-list")));
+    }
+
+    [Fact]
+    public async Task A_plugin_that_did_nothing_may_fail_the_rollback_DEL_without_stopping_it()
+    {
+        // noop2 refuses the version for every command; noop3 never ran and refuses DEL too.
         _f.Executor.On("noop2", _ => FakePluginExecutor.Error(1, "incompatible CNI versions"));
+        _f.Executor.OnCommand("noop3", CniCommand.Del, _ => FakePluginExecutor.Error(100, "nothing to delete"));
 
         var error = await Assert.ThrowsAsync<CniPluginException>(() => _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime()));
 
         Assert.Equal(CniErrorCode.IncompatibleCniVersion, error.Code);
-        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop"], _f.Executor.Log);
+        Assert.Equal(["ADD noop", "ADD noop2", "DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log);
+        Assert.False(File.Exists(_f.CachePath("some-list")));
     }
 
     [Fact]
@@ -227,7 +265,38 @@ public sealed class CniClientAddTests : IDisposable
         Assert.Equal("plugin type=\"noop2\" name=\"some-list\" failed (add): add broke", error.Errors[0].Message);
         Assert.Equal("plugin type=\"noop\" name=\"some-list\" failed (delete): del broke", error.Errors[1].Message);
         Assert.Equal((CniErrorCode)100, error.Code);
-        Assert.StartsWith("ADD of network \"some-list\" failed and the rollback DEL failed too", error.Message, StringComparison.Ordinal);
+        Assert.Equal(
+            "ADD of network \"some-list\" failed and the rollback DEL failed too; the attachment may hold resources until DEL succeeds: "
+            + "plugin type=\"noop2\" name=\"some-list\" failed (add): add broke; plugin type=\"noop\" name=\"some-list\" failed (delete): del broke",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task A_failed_rollback_leaves_a_record_with_the_last_result_and_a_retried_DEL_sends_it()
+    {
+        const string First = """{"cniVersion":"1.0.0","ips":[{"address":"10.1.2.3/24"}]}""";
+        var list = List(ThreePlugins);
+        _f.Executor.OnCommand("noop", CniCommand.Add, _ => FakePluginExecutor.Success(First));
+        _f.Executor.OnCommand("noop2", CniCommand.Add, _ => FakePluginExecutor.Error(100, "add broke"));
+        var delBroken = true;
+        _f.Executor.OnCommand("noop", CniCommand.Del, _ => delBroken ? FakePluginExecutor.Error(101, "del broke") : FakePluginExecutor.Success());
+
+        await Assert.ThrowsAsync<CniAggregateException>(() => _f.Client.AddNetworkListAsync(list, Runtime()));
+
+        var leftover = await _f.Client.Cache.ReadAsync("some-list", "some-container-id", "eth0");
+        Assert.NotNull(leftover);
+        Assert.Equal("ADD", leftover.Pending);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(First), JsonNode.Parse(leftover.Result!.Value.GetRawText())), leftover.Result!.Value.GetRawText());
+        Assert.Equal(list.Bytes.ToArray(), leftover.Config.ToArray());
+        Assert.Equal("10.1.2.3/24", (await _f.Client.GetCachedResultAsync(list, Runtime()))!.Ips.Single().Address.ToString());
+
+        delBroken = false;
+        _f.Executor.Clear();
+        await _f.Client.DeleteNetworkListAsync(list, Runtime());
+
+        Assert.Equal(["DEL noop3", "DEL noop2", "DEL noop"], _f.Executor.Log);
+        Assert.All(_f.Executor.Calls, c => Assert.True(JsonNode.DeepEquals(JsonNode.Parse(First), c.Stdin["prevResult"]), c.StdinText));
+        Assert.False(File.Exists(_f.CachePath("some-list")));
     }
 
     [Fact]
@@ -250,6 +319,20 @@ public sealed class CniClientAddTests : IDisposable
         var result = await _f.Client.AddNetworkListAsync(List(ThreePlugins), Runtime());
 
         Assert.Equal(CniVersion.V100, result.CniVersion);
+    }
+
+    [Fact]
+    public async Task A_result_without_a_version_in_a_list_without_one_is_010()
+    {
+        var list = List("""{"name":"old","plugins":[{"type":"noop"}]}""");
+        _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"ip4":{"ip":"10.1.2.3/24","gateway":"10.1.2.1"},"dns":{}}"""));
+
+        var result = await _f.Client.AddNetworkListAsync(list, Runtime());
+
+        Assert.Equal(CniVersion.V010, result.CniVersion);
+        Assert.Equal("10.1.2.3/24", result.Ips.Single().Address.ToString());
+        Assert.Equal(string.Empty, _f.Executor.Calls[0].Stdin["cniVersion"]!.GetValue<string>());
+        Assert.Equal(result, await _f.Client.GetCachedResultAsync(list, Runtime()));
     }
 
     [Fact]

@@ -95,6 +95,31 @@ public sealed class CniClientOtherOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task DEL_with_a_missing_plugin_fails_naming_it_and_keeps_the_cache()
+    {
+        await AddAsync("1.0.0");
+        _f.Executor.MissingPlugins.Add("noop");
+
+        var error = await Assert.ThrowsAsync<CniPluginNotFoundException>(() => _f.Client.DeleteNetworkListAsync(List(TwoPlugins("1.0.0")), Runtime()));
+
+        Assert.Equal($"plugin type=\"noop\" name=\"net\" failed (delete): failed to find plugin \"noop\" in path [{FakePluginExecutor.Directory}]", error.Message);
+        Assert.Equal(["DEL noop2"], _f.Executor.Log.Skip(2));
+        Assert.True(File.Exists(_f.CachePath("net")));
+    }
+
+    [Fact]
+    public async Task CHECK_with_a_missing_plugin_fails_naming_it()
+    {
+        await AddAsync("1.0.0");
+        _f.Executor.MissingPlugins.Add("noop2");
+
+        var error = await Assert.ThrowsAsync<CniPluginNotFoundException>(() => _f.Client.CheckNetworkListAsync(List(TwoPlugins("1.0.0")), Runtime()));
+
+        Assert.Equal($"plugin type=\"noop2\" name=\"net\" failed (check): failed to find plugin \"noop2\" in path [{FakePluginExecutor.Directory}]", error.Message);
+        Assert.Equal(["CHECK noop"], _f.Executor.Log.Skip(2));
+    }
+
+    [Fact]
     public async Task DEL_does_not_need_a_namespace_or_valid_names()
     {
         await _f.Client.DeleteNetworkListAsync(List(TwoPlugins("1.0.0")), new RuntimeConfig { ContainerId = "gone", InterfaceName = "eth0" });
@@ -311,6 +336,39 @@ public sealed class CniClientOtherOperationsTests : IDisposable
     }
 
     [Fact]
+    public async Task GC_reports_each_unusable_cache_file_of_the_network_by_name_and_leaves_it()
+    {
+        await AddAsync("1.1.0");
+        var results = Path.GetDirectoryName(_f.CachePath("net"))!;
+        var truncated = Path.Combine(results, "net-truncated-eth0");
+        var empty = Path.Combine(results, "net-empty-eth0");
+        var foreign = Path.Combine(results, "net-foreign-eth0");
+        var nameless = Path.Combine(results, "net-nameless-eth0");
+        File.WriteAllText(truncated, "{\"kind\":\"cniCacheV1\",");
+        File.WriteAllText(empty, string.Empty);
+        File.WriteAllText(foreign, "{\"kind\":\"cniCacheV2\"}");
+        File.WriteAllText(nameless, "{\"kind\":\"cniCacheV1\",\"containerId\":\"nameless\",\"networkName\":\"net\"}");
+        File.WriteAllText(Path.Combine(results, "net-legacy-eth0"), Result100.Replace("1.0.0", "1.1.0", StringComparison.Ordinal));
+        File.WriteAllText(Path.Combine(results, "other-broken-eth0"), "{");
+
+        var error = await Assert.ThrowsAsync<CniAggregateException>(() => _f.Client.GcNetworkListAsync(List(TwoPlugins("1.1.0")), new GcArgs([])));
+
+        Assert.Equal(
+            [
+                $"cache file {empty} is empty",
+                $"cache file {foreign} has wrong kind",
+                $"cache file {nameless} names no interface or no network",
+                truncated,
+            ],
+            error.Errors.Select(e => e.Message.StartsWith($"cache file {truncated} is not valid JSON: ", StringComparison.Ordinal) ? truncated : e.Message));
+        Assert.Equal([empty, foreign, nameless, truncated], error.Errors.Select(e => Assert.IsType<CniCacheException>(e).Path));
+        Assert.StartsWith("GC of network \"net\" failed: ", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["DEL noop2", "DEL noop", "GC noop", "GC noop2"], _f.Executor.Log.Skip(2));
+        Assert.All([truncated, empty, foreign, nameless], f => Assert.True(File.Exists(f), f));
+        Assert.False(File.Exists(_f.CachePath("net")));
+    }
+
+    [Fact]
     public async Task DisableGC_runs_nothing()
     {
         await AddAsync("1.1.0", ",\"disableGC\":true");
@@ -333,6 +391,20 @@ public sealed class CniClientOtherOperationsTests : IDisposable
         var version = _f.Executor.Calls[0];
         Assert.Equal("""{"cniVersion":"1.1.0"}""", version.StdinText);
         Assert.Equal(("VERSION", "dummy", "dummy", "dummy"), (version.Environment["CNI_COMMAND"], version.Environment["CNI_NETNS"], version.Environment["CNI_IFNAME"], version.Environment["CNI_PATH"]));
+    }
+
+    [Theory]
+    [InlineData(",\"cniVersion\":\"\"")]
+    [InlineData("")]
+    public async Task Validation_of_a_list_without_a_version_asks_for_010(string version)
+    {
+        var list = List("{\"name\":\"net\"" + version + ",\"plugins\":[{\"type\":\"noop\"},{\"type\":\"noop2\"}]}");
+        _f.Executor.On("noop", _ => FakePluginExecutor.Success("""{"cniVersion":"1.1.0","supportedVersions":["0.1.0","0.2.0"]}"""));
+        _f.Executor.On("noop2", _ => FakePluginExecutor.Success("""{"cniVersion":"1.1.0","supportedVersions":["0.3.1","1.0.0"]}"""));
+
+        var error = await Assert.ThrowsAsync<CniAggregateException>(() => _f.Client.ValidateNetworkListAsync(list));
+
+        Assert.Equal("plugin noop2 does not support config version \"0.1.0\"; it supports 0.3.1, 1.0.0", Assert.Single(error.Errors).Message);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ using CniRuntime.Benchmarks;
 // netns [iterations]                 : namespace create+delete in-process against `ip netns add` + `ip netns del`.
 // portmap [iterations] [outdir]      : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap
 //                                      plugin); the figures behind the plot go to outdir/portmap.tsv.
-// sandbox [iterations]               : sandbox setup+teardown of 1, 2 and 4 networks against the plugins' own exec time.
+// sandbox [iterations]               : sandbox setup, then teardown, of 1, 2 and 4 networks against the plugins' own execs.
 // All but bdn need root and a throwaway network namespace (tools/bench/run.sh provides one).
 return args switch
 {
