@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Text.Json;
+using CniRuntime.Json;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Caching;
@@ -25,6 +27,10 @@ public sealed class ResultCache
     /// leaves no trace of it, so finished files stay byte for byte what libcni writes.
     /// </summary>
     public const string PendingKey = "cniruntime.pending";
+
+    private static readonly byte[] PendingKeyUtf8 = System.Text.Encoding.UTF8.GetBytes(PendingKey);
+
+    private static readonly JsonElement EmptyObject = JsonElement.Parse("{}");
 
     private readonly TimeProvider _timeProvider;
 
@@ -171,66 +177,94 @@ public sealed class ResultCache
         return found;
     }
 
-    /// <summary>The cache document of an attachment, as libcni writes it.</summary>
+    /// <summary>
+    /// The cache document of an attachment, byte for byte as libcni (1.2 and later) writes it: Go marshals its
+    /// <c>cachedInfo</c> struct, fields in declaration order, after decoding the result into a map. So the
+    /// <c>result</c> and <c>capabilityArgs</c> maps are written as Go writes any decoded JSON (<see cref="GoJson"/>:
+    /// keys sorted, float64 numbers), and every string with Go's escaping.
+    /// </summary>
     internal static byte[] Serialize(NetworkAttachment attachment)
     {
-        var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 2 + 512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 4 / 3 + 1024);
+        buffer.Write("{\"kind\":"u8);
+        GoJson.WriteString(buffer, KindV1);
+        buffer.Write(",\"containerId\":"u8);
+        GoJson.WriteString(buffer, attachment.ContainerId);
+        buffer.Write(",\"config\":\""u8);
+        WriteBase64(buffer, attachment.Config.Span);
+        buffer.Write("\",\"ifName\":"u8);
+        GoJson.WriteString(buffer, attachment.InterfaceName);
+        buffer.Write(",\"networkName\":"u8);
+        GoJson.WriteString(buffer, attachment.NetworkName);
+        if (!string.IsNullOrEmpty(attachment.NetworkNamespace))
         {
-            writer.WriteStartObject();
-            writer.WriteString("kind", KindV1);
-            writer.WriteString("containerId", attachment.ContainerId);
-            writer.WriteBase64String("config", attachment.Config.Span);
-            writer.WriteString("ifName", attachment.InterfaceName);
-            writer.WriteString("networkName", attachment.NetworkName);
-            if (!string.IsNullOrEmpty(attachment.NetworkNamespace))
-            {
-                writer.WriteString("netns", attachment.NetworkNamespace);
-            }
-
-            if (attachment.CniArgs.Count > 0)
-            {
-                writer.WritePropertyName("cniArgs");
-                writer.WriteStartArray();
-                foreach (var (key, value) in attachment.CniArgs)
-                {
-                    writer.WriteStartArray();
-                    writer.WriteStringValue(key);
-                    writer.WriteStringValue(value);
-                    writer.WriteEndArray();
-                }
-
-                writer.WriteEndArray();
-            }
-
-            if (attachment.CapabilityArgs.Count > 0)
-            {
-                writer.WritePropertyName("capabilityArgs");
-                writer.WriteStartObject();
-                foreach (var (key, value) in attachment.CapabilityArgs)
-                {
-                    writer.WritePropertyName(key);
-                    value.WriteTo(writer);
-                }
-
-                writer.WriteEndObject();
-            }
-
-            if (attachment.Result is { ValueKind: JsonValueKind.Object } result)
-            {
-                writer.WritePropertyName("result");
-                result.WriteTo(writer);
-            }
-
-            if (attachment.Pending is { Length: > 0 } pending)
-            {
-                writer.WriteString(PendingKey, pending);
-            }
-
-            writer.WriteEndObject();
+            buffer.Write(",\"netns\":"u8);
+            GoJson.WriteString(buffer, attachment.NetworkNamespace);
         }
 
+        if (attachment.CniArgs.Count > 0)
+        {
+            buffer.Write(",\"cniArgs\":["u8);
+            for (var i = 0; i < attachment.CniArgs.Count; i++)
+            {
+                buffer.Write(i == 0 ? "["u8 : ",["u8);
+                GoJson.WriteString(buffer, attachment.CniArgs[i].Key);
+                buffer.Write(","u8);
+                GoJson.WriteString(buffer, attachment.CniArgs[i].Value);
+                buffer.Write("]"u8);
+            }
+
+            buffer.Write("]"u8);
+        }
+
+        if (attachment.CapabilityArgs.Count > 0)
+        {
+            buffer.Write(",\"capabilityArgs\":"u8);
+            GoJson.WriteObject(buffer, attachment.CapabilityArgs);
+        }
+
+        // An empty map is left out (omitempty), as libcni leaves out the result of a list without plugins.
+        if (attachment.Result is { ValueKind: JsonValueKind.Object } result && result.EnumerateObject().Any())
+        {
+            buffer.Write(",\"result\":"u8);
+            GoJson.WriteObject(buffer, WithGoDns(result));
+        }
+
+        if (attachment.Pending is { Length: > 0 } pending)
+        {
+            buffer.Write(",\""u8);
+            buffer.Write(PendingKeyUtf8);
+            buffer.Write("\":"u8);
+            GoJson.WriteString(buffer, pending);
+        }
+
+        buffer.Write("}"u8);
         return buffer.WrittenSpan.ToArray();
+    }
+
+    // libcni's result types before 1.0.0 hold dns as a struct, which omitempty never leaves out: Go writes
+    // "dns":{} for them. Its 1.x type drops an empty one (since libcni 1.2), as CniRuntime's writer does.
+    private static IEnumerable<KeyValuePair<string, JsonElement>> WithGoDns(JsonElement result)
+    {
+        var hasDns = false;
+        foreach (var property in result.EnumerateObject())
+        {
+            hasDns |= property.NameEquals("dns"u8);
+            yield return new KeyValuePair<string, JsonElement>(property.Name, property.Value);
+        }
+
+        if (!hasDns && result.TryGetProperty("cniVersion"u8, out var version) && version.ValueKind == JsonValueKind.String
+            && CniVersion.TryParse(version.GetString(), out var parsed) && parsed.IsKnown && parsed < CniVersion.V100)
+        {
+            yield return new KeyValuePair<string, JsonElement>("dns", EmptyObject);
+        }
+    }
+
+    private static void WriteBase64(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
+    {
+        var span = buffer.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+        Base64.EncodeToUtf8(bytes, span, out _, out var written);
+        buffer.Advance(written);
     }
 
     /// <summary>Reads a cache document; falls back to libcni's legacy format, where the file is the raw result.</summary>
