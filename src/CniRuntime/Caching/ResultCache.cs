@@ -10,9 +10,11 @@ namespace CniRuntime.Caching;
 /// The result cache, byte-compatible with libcni's: <c>&lt;cacheDir&gt;/results/&lt;network&gt;-&lt;containerID&gt;-&lt;ifname&gt;</c>
 /// holding a <c>cniCacheV1</c> document, so attachments made by Go runtimes (cnitool, containerd, CRI-O) and by
 /// CniRuntime can be removed by either. Unlike libcni, writes are atomic (temp file, rename): a reader, or a
-/// runtime restarted after a crash, sees the old file or the new one, never an empty or half-written one. Like
-/// libcni, they are not fsynced: a result describes namespaces and links that a reboot takes away anyway, and a
-/// flush to disk would cost more than the rest of a cnirt command (up to tens of milliseconds on a busy disk).
+/// runtime restarted after a crash, sees the old file or the new one, never an empty or half-written one. By
+/// default, as in libcni, they are not fsynced: a result describes namespaces and links that a reboot takes away
+/// anyway, and a flush to disk would cost more than the rest of a cnirt command (up to tens of milliseconds on a
+/// busy disk). A durable cache (<see cref="Networks.CniClientOptions.DurableWrites"/>) fsyncs the file before the
+/// rename and the directory after it, so that a write survives a power loss too.
 /// </summary>
 public sealed class ResultCache
 {

@@ -37,16 +37,42 @@ public sealed class ResultCacheTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task Writes_are_atomic_whether_or_not_they_are_fsynced(bool durable)
+    public async Task Writes_are_atomic_and_a_durable_one_fsyncs_the_file_before_the_rename_and_the_directory_after(bool durable)
     {
         var cache = new ResultCache(_dir.Path, durable: durable);
         var attachment = new NetworkAttachment { ContainerId = "c1", NetworkName = "net", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
-
         await cache.WriteAsync(attachment);
+        var steps = new List<(AtomicFile.Step Step, string Path)>();
+        AtomicFile.Observer.Value = (step, path) => steps.Add((step, path));
+
         await cache.WriteAsync(attachment with { NetworkNamespace = "/run/netns/x" });
 
+        AtomicFile.Observer.Value = null;
+        var target = cache.GetPath("net", "c1", "eth0");
+        var temporary = steps[0].Path;
+        Assert.StartsWith(Path.Combine(cache.ResultsDirectory, ".net-c1-eth0."), temporary, StringComparison.Ordinal);
+        (AtomicFile.Step, string)[] expected = durable
+            ? [(AtomicFile.Step.Create, temporary), (AtomicFile.Step.Write, temporary), (AtomicFile.Step.SyncFile, temporary), (AtomicFile.Step.Rename, target), (AtomicFile.Step.SyncDirectory, cache.ResultsDirectory)]
+            : [(AtomicFile.Step.Create, temporary), (AtomicFile.Step.Write, temporary), (AtomicFile.Step.Rename, target)];
+        Assert.Equal(expected, steps);
         Assert.Equal("/run/netns/x", (await cache.ReadAsync("net", "c1", "eth0"))!.NetworkNamespace);
         Assert.Equal(["net-c1-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName)); // no temp file left
+    }
+
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(true, 4)]
+    public async Task DurableWrites_fsyncs_both_cache_writes_of_an_ADD_file_and_directory(bool durable, int fsyncs)
+    {
+        using var f = new CniClientFixture(o => o with { DurableWrites = durable });
+        var steps = new List<AtomicFile.Step>();
+        AtomicFile.Observer.Value = (step, _) => steps.Add(step);
+
+        await f.Client.AddNetworkListAsync(CniClientFixture.List("""{"cniVersion":"1.0.0","name":"net","plugins":[{"type":"noop"}]}"""), CniClientFixture.Runtime());
+
+        AtomicFile.Observer.Value = null;
+        Assert.Equal(2, steps.Count(s => s == AtomicFile.Step.Rename)); // the pending record, then the result
+        Assert.Equal(fsyncs, steps.Count(s => s is AtomicFile.Step.SyncFile or AtomicFile.Step.SyncDirectory));
     }
 
     [Fact]
@@ -207,32 +233,31 @@ public sealed class ResultCacheTests : IDisposable
         Assert.Equal(7, await Synchronously.Run(() => 7));
     }
 
-    [Fact]
-    public async Task A_failed_write_keeps_the_previous_file()
+    [Theory]
+    [InlineData(nameof(AtomicFile.Step.Create))]
+    [InlineData(nameof(AtomicFile.Step.Write))]
+    [InlineData(nameof(AtomicFile.Step.SyncFile))]
+    [InlineData(nameof(AtomicFile.Step.Rename))]
+    public async Task A_write_that_fails_keeps_the_previous_file_and_leaves_no_temp_file(string failingStep)
     {
-        var cache = new ResultCache(_dir.Path);
+        var failing = Enum.Parse<AtomicFile.Step>(failingStep);
+        var cache = new ResultCache(_dir.Path, durable: true);
         var attachment = new NetworkAttachment { ContainerId = "c", NetworkName = "n", InterfaceName = "eth0", Config = "{}"u8.ToArray() };
         await cache.WriteAsync(attachment);
-        File.SetUnixFileMode(cache.ResultsDirectory, UnixFileMode.UserRead | UnixFileMode.UserExecute);
-        try
+        var path = cache.GetPath("n", "c", "eth0");
+        AtomicFile.Observer.Value = (step, _) =>
         {
-            if (Environment.UserName == "root")
+            if (step == failing)
             {
-                // root ignores directory modes: cancel the write instead, after the temp file is created.
-                using var cts = new CancellationTokenSource();
-                await cts.CancelAsync();
-                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cache.WriteAsync(attachment with { NetworkNamespace = "/new" }, cts.Token));
+                throw new IOException("No space left on device");
             }
-            else
-            {
-                await Assert.ThrowsAsync<CniException>(() => cache.WriteAsync(attachment with { NetworkNamespace = "/new" }));
-            }
-        }
-        finally
-        {
-            File.SetUnixFileMode(cache.ResultsDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        };
 
+        var error = await Assert.ThrowsAsync<CniException>(() => cache.WriteAsync(attachment with { NetworkNamespace = "/new" }));
+
+        AtomicFile.Observer.Value = null;
+        Assert.Equal(CniErrorCode.IoFailure, error.Code);
+        Assert.Equal($"failed to write cache file {path}: No space left on device", error.Message);
         Assert.Null((await cache.ReadAsync("n", "c", "eth0"))!.NetworkNamespace);
         Assert.Equal(["n-c-eth0"], Directory.EnumerateFiles(cache.ResultsDirectory).Select(Path.GetFileName));
     }
