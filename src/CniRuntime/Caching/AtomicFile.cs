@@ -129,7 +129,10 @@ internal static class AtomicFile
 
         using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
         using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
-        var buffer = new byte[Math.Min(maxBytes + 1, 64 * 1024)];
+
+        // A regular file says how much to expect (one byte more sees the end at once); anything else starts small.
+        var expected = stream.CanSeek ? stream.Length + 1 : 4096;
+        var buffer = new byte[(int)Math.Clamp(expected, 1, maxBytes + 1L)];
         var length = 0;
         while (true)
         {

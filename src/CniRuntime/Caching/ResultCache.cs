@@ -32,7 +32,11 @@ public sealed class ResultCache
 
     private static readonly byte[] PendingKeyUtf8 = System.Text.Encoding.UTF8.GetBytes(PendingKey);
 
-    private static readonly JsonElement EmptyObject = JsonElement.Parse("{}");
+    private static readonly JsonProperty EmptyDns = JsonElement.Parse("""{"dns":{}}""").EnumerateObject().First();
+
+    // The document being written, reused by the thread's next write (writes are synchronous, never nested).
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _serialized;
 
     private readonly TimeProvider _timeProvider;
 
@@ -90,7 +94,14 @@ public sealed class ResultCache
         try
         {
             Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
-            AtomicFile.Write(path, Serialize(attachment), _durable);
+            var buffer = _serialized ??= new ArrayBufferWriter<byte>(4096);
+            buffer.ResetWrittenCount();
+            Serialize(attachment, buffer);
+            AtomicFile.Write(path, buffer.WrittenSpan, _durable);
+            if (buffer.Capacity > 64 * 1024)
+            {
+                _serialized = null; // a rare large document is not kept for the life of the thread
+            }
         }
         catch (CniException ex) when (ex.InnerException is not null)
         {
@@ -188,6 +199,12 @@ public sealed class ResultCache
     internal static byte[] Serialize(NetworkAttachment attachment)
     {
         var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 4 / 3 + 1024);
+        Serialize(attachment, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void Serialize(NetworkAttachment attachment, ArrayBufferWriter<byte> buffer)
+    {
         buffer.Write("{\"kind\":"u8);
         GoJson.WriteString(buffer, KindV1);
         buffer.Write(",\"containerId\":"u8);
@@ -229,7 +246,7 @@ public sealed class ResultCache
         if (attachment.Result is { ValueKind: JsonValueKind.Object } result && result.EnumerateObject().Any())
         {
             buffer.Write(",\"result\":"u8);
-            GoJson.WriteObject(buffer, WithGoDns(result));
+            GoJson.WriteObject(buffer, result, HasDnsStruct(result) ? EmptyDns : null);
         }
 
         if (attachment.Pending is { Length: > 0 } pending)
@@ -241,26 +258,13 @@ public sealed class ResultCache
         }
 
         buffer.Write("}"u8);
-        return buffer.WrittenSpan.ToArray();
     }
 
     // libcni's result types before 1.0.0 hold dns as a struct, which omitempty never leaves out: Go writes
     // "dns":{} for them. Its 1.x type drops an empty one (since libcni 1.2), as CniRuntime's writer does.
-    private static IEnumerable<KeyValuePair<string, JsonElement>> WithGoDns(JsonElement result)
-    {
-        var hasDns = false;
-        foreach (var property in result.EnumerateObject())
-        {
-            hasDns |= property.NameEquals("dns"u8);
-            yield return new KeyValuePair<string, JsonElement>(property.Name, property.Value);
-        }
-
-        if (!hasDns && result.TryGetProperty("cniVersion"u8, out var version) && version.ValueKind == JsonValueKind.String
-            && CniVersion.TryParse(version.GetString(), out var parsed) && parsed.IsKnown && parsed < CniVersion.V100)
-        {
-            yield return new KeyValuePair<string, JsonElement>("dns", EmptyObject);
-        }
-    }
+    private static bool HasDnsStruct(JsonElement result) =>
+        result.TryGetProperty("cniVersion"u8, out var version) && version.ValueKind == JsonValueKind.String
+        && CniVersion.TryParse(version.GetString(), out var parsed) && parsed.IsKnown && parsed < CniVersion.V100;
 
     private static void WriteBase64(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
     {

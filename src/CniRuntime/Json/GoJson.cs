@@ -114,7 +114,7 @@ internal static class GoJson
         switch (value.ValueKind)
         {
             case JsonValueKind.Object:
-                WriteObject(output, value);
+                WriteObject(output, value, null);
                 break;
             case JsonValueKind.Array:
                 output.Write("["u8);
@@ -285,13 +285,27 @@ internal static class GoJson
         return at;
     }
 
-    private static void WriteObject(IBufferWriter<byte> output, JsonElement value)
+    /// <summary>
+    /// Writes an object as <see cref="WriteValue"/> does, with <paramref name="memberIfMissing"/> among its members
+    /// when it has none of that name.
+    /// </summary>
+    public static void WriteObject(IBufferWriter<byte> output, JsonElement value, JsonProperty? memberIfMissing)
     {
         var members = new List<(byte[]? Decoded, JsonProperty Property, int Index)>();
+        var missing = memberIfMissing is not null;
         foreach (var property in value.EnumerateObject())
         {
             var raw = JsonMarshal.GetRawUtf8PropertyName(property);
             members.Add((raw.Contains(Backslash) ? Decode(raw) : null, property, members.Count));
+            if (missing && Key(members[^1]).SequenceEqual(JsonMarshal.GetRawUtf8PropertyName(memberIfMissing!.Value)))
+            {
+                missing = false;
+            }
+        }
+
+        if (missing)
+        {
+            members.Add((null, memberIfMissing!.Value, members.Count));
         }
 
         // Go's map keeps the last of duplicate keys; a stable order makes it the last of its run.
@@ -322,10 +336,10 @@ internal static class GoJson
         }
 
         output.Write("}"u8);
-
-        static ReadOnlySpan<byte> Key((byte[]? Decoded, JsonProperty Property, int Index) member) =>
-            member.Decoded ?? JsonMarshal.GetRawUtf8PropertyName(member.Property);
     }
+
+    private static ReadOnlySpan<byte> Key((byte[]? Decoded, JsonProperty Property, int Index) member) =>
+        member.Decoded ?? JsonMarshal.GetRawUtf8PropertyName(member.Property);
 
     private static void WriteDecodedString(IBufferWriter<byte> output, ReadOnlySpan<byte> raw)
     {
