@@ -22,7 +22,7 @@ mkdir -p "$out"
 
 if [ "${BDN:-1}" != 0 ]; then
   echo "== in-process costs (BenchmarkDotNet, in-process toolchain)"
-  dotnet "$dll" bdn --filter '*EngineBenchmarks*' '*ProtocolBenchmarks*' '*SandboxOverheadBenchmarks*' --inProcess \
+  dotnet "$dll" bdn --filter '*EngineBenchmarks*' '*EngineDeleteBenchmarks*' '*ProtocolBenchmarks*' '*SandboxOverheadBenchmarks*' --inProcess \
     --iterationCount 15 --warmupCount 3 --artifacts "$(mktemp -d -t cnirt-bdn.XXXXXX)" | grep -E '^\|' | tee "$out/bdn.txt" || true
 fi
 

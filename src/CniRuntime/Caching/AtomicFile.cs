@@ -17,6 +17,31 @@ internal static class AtomicFile
 {
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
+    /// <summary>The steps of a write, in order; the fsyncs only in a durable one.</summary>
+    public enum Step
+    {
+        /// <summary>The temporary file is created.</summary>
+        Create,
+
+        /// <summary>The bytes are written to it.</summary>
+        Write,
+
+        /// <summary>It is fsynced.</summary>
+        SyncFile,
+
+        /// <summary>It is renamed over the target.</summary>
+        Rename,
+
+        /// <summary>The directory is fsynced.</summary>
+        SyncDirectory,
+    }
+
+    /// <summary>
+    /// Sees every step of the writes made in the current async flow, with the path it acts on, just before it runs
+    /// (an <see cref="IOException"/> it throws fails the write there). For tests; null otherwise.
+    /// </summary>
+    public static readonly AsyncLocal<Action<Step, string>?> Observer = new();
+
     /// <summary>A durable write (see the class remarks), as a task.</summary>
     /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
     public static Task WriteAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken) =>
@@ -32,6 +57,7 @@ internal static class AtomicFile
     {
         var directory = Path.GetDirectoryName(path)!;
         var temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        var observer = Observer.Value;
         try
         {
             Directory.CreateDirectory(directory, DirectoryMode);
@@ -42,18 +68,23 @@ internal static class AtomicFile
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
                 BufferSize = 0,
             };
+            observer?.Invoke(Step.Create, temporary);
             using (var stream = new FileStream(temporary, options))
             {
+                observer?.Invoke(Step.Write, temporary);
                 stream.Write(bytes);
                 if (durable)
                 {
+                    observer?.Invoke(Step.SyncFile, temporary);
                     stream.Flush(flushToDisk: true);
                 }
             }
 
+            observer?.Invoke(Step.Rename, path);
             File.Move(temporary, path, overwrite: true);
             if (durable)
             {
+                observer?.Invoke(Step.SyncDirectory, directory);
                 Libc.FsyncDirectory(directory);
             }
         }
@@ -98,7 +129,10 @@ internal static class AtomicFile
 
         using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
         using var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0);
-        var buffer = new byte[Math.Min(maxBytes + 1, 64 * 1024)];
+
+        // A regular file says how much to expect (one byte more sees the end at once); anything else starts small.
+        var expected = stream.CanSeek ? stream.Length + 1 : 4096;
+        var buffer = new byte[(int)Math.Clamp(expected, 1, maxBytes + 1L)];
         var length = 0;
         while (true)
         {

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Text.Json;
+using CniRuntime.Json;
 using CniRuntime.Protocol;
 
 namespace CniRuntime.Caching;
@@ -8,9 +10,11 @@ namespace CniRuntime.Caching;
 /// The result cache, byte-compatible with libcni's: <c>&lt;cacheDir&gt;/results/&lt;network&gt;-&lt;containerID&gt;-&lt;ifname&gt;</c>
 /// holding a <c>cniCacheV1</c> document, so attachments made by Go runtimes (cnitool, containerd, CRI-O) and by
 /// CniRuntime can be removed by either. Unlike libcni, writes are atomic (temp file, rename): a reader, or a
-/// runtime restarted after a crash, sees the old file or the new one, never an empty or half-written one. Like
-/// libcni, they are not fsynced: a result describes namespaces and links that a reboot takes away anyway, and a
-/// flush to disk would cost more than the rest of a cnirt command (up to tens of milliseconds on a busy disk).
+/// runtime restarted after a crash, sees the old file or the new one, never an empty or half-written one. By
+/// default, as in libcni, they are not fsynced: a result describes namespaces and links that a reboot takes away
+/// anyway, and a flush to disk would cost more than the rest of a cnirt command (up to tens of milliseconds on a
+/// busy disk). A durable cache (<see cref="Networks.CniClientOptions.DurableWrites"/>) fsyncs the file before the
+/// rename and the directory after it, so that a write survives a power loss too.
 /// </summary>
 public sealed class ResultCache
 {
@@ -25,6 +29,14 @@ public sealed class ResultCache
     /// leaves no trace of it, so finished files stay byte for byte what libcni writes.
     /// </summary>
     public const string PendingKey = "cniruntime.pending";
+
+    private static readonly byte[] PendingKeyUtf8 = System.Text.Encoding.UTF8.GetBytes(PendingKey);
+
+    private static readonly JsonProperty EmptyDns = JsonElement.Parse("""{"dns":{}}""").EnumerateObject().First();
+
+    // The document being written, reused by the thread's next write (writes are synchronous, never nested).
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _serialized;
 
     private readonly TimeProvider _timeProvider;
 
@@ -82,7 +94,14 @@ public sealed class ResultCache
         try
         {
             Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
-            AtomicFile.Write(path, Serialize(attachment), _durable);
+            var buffer = _serialized ??= new ArrayBufferWriter<byte>(4096);
+            buffer.ResetWrittenCount();
+            Serialize(attachment, buffer);
+            AtomicFile.Write(path, buffer.WrittenSpan, _durable);
+            if (buffer.Capacity > 64 * 1024)
+            {
+                _serialized = null; // a rare large document is not kept for the life of the thread
+            }
         }
         catch (CniException ex) when (ex.InnerException is not null)
         {
@@ -171,66 +190,87 @@ public sealed class ResultCache
         return found;
     }
 
-    /// <summary>The cache document of an attachment, as libcni writes it.</summary>
+    /// <summary>
+    /// The cache document of an attachment, byte for byte as libcni (1.2 and later) writes it: Go marshals its
+    /// <c>cachedInfo</c> struct, fields in declaration order, after decoding the result into a map. So the
+    /// <c>result</c> and <c>capabilityArgs</c> maps are written as Go writes any decoded JSON (<see cref="GoJson"/>:
+    /// keys sorted, float64 numbers), and every string with Go's escaping.
+    /// </summary>
     internal static byte[] Serialize(NetworkAttachment attachment)
     {
-        var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 2 + 512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var buffer = new ArrayBufferWriter<byte>(attachment.Config.Length * 4 / 3 + 1024);
+        Serialize(attachment, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void Serialize(NetworkAttachment attachment, ArrayBufferWriter<byte> buffer)
+    {
+        buffer.Write("{\"kind\":"u8);
+        GoJson.WriteString(buffer, KindV1);
+        buffer.Write(",\"containerId\":"u8);
+        GoJson.WriteString(buffer, attachment.ContainerId);
+        buffer.Write(",\"config\":\""u8);
+        WriteBase64(buffer, attachment.Config.Span);
+        buffer.Write("\",\"ifName\":"u8);
+        GoJson.WriteString(buffer, attachment.InterfaceName);
+        buffer.Write(",\"networkName\":"u8);
+        GoJson.WriteString(buffer, attachment.NetworkName);
+        if (!string.IsNullOrEmpty(attachment.NetworkNamespace))
         {
-            writer.WriteStartObject();
-            writer.WriteString("kind", KindV1);
-            writer.WriteString("containerId", attachment.ContainerId);
-            writer.WriteBase64String("config", attachment.Config.Span);
-            writer.WriteString("ifName", attachment.InterfaceName);
-            writer.WriteString("networkName", attachment.NetworkName);
-            if (!string.IsNullOrEmpty(attachment.NetworkNamespace))
-            {
-                writer.WriteString("netns", attachment.NetworkNamespace);
-            }
-
-            if (attachment.CniArgs.Count > 0)
-            {
-                writer.WritePropertyName("cniArgs");
-                writer.WriteStartArray();
-                foreach (var (key, value) in attachment.CniArgs)
-                {
-                    writer.WriteStartArray();
-                    writer.WriteStringValue(key);
-                    writer.WriteStringValue(value);
-                    writer.WriteEndArray();
-                }
-
-                writer.WriteEndArray();
-            }
-
-            if (attachment.CapabilityArgs.Count > 0)
-            {
-                writer.WritePropertyName("capabilityArgs");
-                writer.WriteStartObject();
-                foreach (var (key, value) in attachment.CapabilityArgs)
-                {
-                    writer.WritePropertyName(key);
-                    value.WriteTo(writer);
-                }
-
-                writer.WriteEndObject();
-            }
-
-            if (attachment.Result is { ValueKind: JsonValueKind.Object } result)
-            {
-                writer.WritePropertyName("result");
-                result.WriteTo(writer);
-            }
-
-            if (attachment.Pending is { Length: > 0 } pending)
-            {
-                writer.WriteString(PendingKey, pending);
-            }
-
-            writer.WriteEndObject();
+            buffer.Write(",\"netns\":"u8);
+            GoJson.WriteString(buffer, attachment.NetworkNamespace);
         }
 
-        return buffer.WrittenSpan.ToArray();
+        if (attachment.CniArgs.Count > 0)
+        {
+            buffer.Write(",\"cniArgs\":["u8);
+            for (var i = 0; i < attachment.CniArgs.Count; i++)
+            {
+                buffer.Write(i == 0 ? "["u8 : ",["u8);
+                GoJson.WriteString(buffer, attachment.CniArgs[i].Key);
+                buffer.Write(","u8);
+                GoJson.WriteString(buffer, attachment.CniArgs[i].Value);
+                buffer.Write("]"u8);
+            }
+
+            buffer.Write("]"u8);
+        }
+
+        if (attachment.CapabilityArgs.Count > 0)
+        {
+            buffer.Write(",\"capabilityArgs\":"u8);
+            GoJson.WriteObject(buffer, attachment.CapabilityArgs);
+        }
+
+        // An empty map is left out (omitempty), as libcni leaves out the result of a list without plugins.
+        if (attachment.Result is { ValueKind: JsonValueKind.Object } result && result.EnumerateObject().Any())
+        {
+            buffer.Write(",\"result\":"u8);
+            GoJson.WriteObject(buffer, result, HasDnsStruct(result) ? EmptyDns : null);
+        }
+
+        if (attachment.Pending is { Length: > 0 } pending)
+        {
+            buffer.Write(",\""u8);
+            buffer.Write(PendingKeyUtf8);
+            buffer.Write("\":"u8);
+            GoJson.WriteString(buffer, pending);
+        }
+
+        buffer.Write("}"u8);
+    }
+
+    // libcni's result types before 1.0.0 hold dns as a struct, which omitempty never leaves out: Go writes
+    // "dns":{} for them. Its 1.x type drops an empty one (since libcni 1.2), as CniRuntime's writer does.
+    private static bool HasDnsStruct(JsonElement result) =>
+        result.TryGetProperty("cniVersion"u8, out var version) && version.ValueKind == JsonValueKind.String
+        && CniVersion.TryParse(version.GetString(), out var parsed) && parsed.IsKnown && parsed < CniVersion.V100;
+
+    private static void WriteBase64(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
+    {
+        var span = buffer.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+        Base64.EncodeToUtf8(bytes, span, out _, out var written);
+        buffer.Advance(written);
     }
 
     /// <summary>Reads a cache document; falls back to libcni's legacy format, where the file is the raw result.</summary>

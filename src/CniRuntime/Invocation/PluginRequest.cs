@@ -11,9 +11,6 @@ namespace CniRuntime.Invocation;
 /// </summary>
 internal static class PluginRequest
 {
-    /// <summary>The keys the runtime writes itself; the plugin's own values for them are replaced.</summary>
-    private static readonly HashSet<string> InjectedAlways = new(StringComparer.Ordinal) { "name", "cniVersion" };
-
     /// <summary>
     /// The stdin of one plugin call. The plugin's configuration is copied token by token (no precision loss, key
     /// order kept) except for the injected keys. <c>capabilities</c> stays, as libcni sends it.
@@ -26,13 +23,14 @@ internal static class PluginRequest
         IReadOnlyDictionary<string, JsonElement>? runtimeConfig = null,
         GcAttachments? validAttachments = null)
     {
-        var buffer = new ArrayBufferWriter<byte>(plugin.Json.GetRawText().Length + 256);
+        var buffer = new ArrayBufferWriter<byte>(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(plugin.Json).Length + 256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
             foreach (var property in plugin.Json.EnumerateObject())
             {
-                if (InjectedAlways.Contains(property.Name)
+                // The keys the runtime writes itself: the plugin's own values for them are replaced.
+                if (property.NameEquals("name"u8) || property.NameEquals("cniVersion"u8)
                     || (prevResult is not null && property.NameEquals("prevResult"))
                     || (runtimeConfig is { Count: > 0 } && property.NameEquals("runtimeConfig"))
                     || (validAttachments is not null && (property.NameEquals(GcAttachments.Key) || property.NameEquals(GcAttachments.LegacyKey))))

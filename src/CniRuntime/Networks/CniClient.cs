@@ -577,7 +577,16 @@ public sealed partial class CniClient : ICniClient
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(runtimeConfig);
-        var attachment = await Cache.ReadAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        NetworkAttachment? attachment;
+        try
+        {
+            attachment = await Cache.ReadAsync(list.Name, runtimeConfig.ContainerId, runtimeConfig.InterfaceName, cancellationToken).ConfigureAwait(false);
+        }
+        catch (CniCacheException ex)
+        {
+            throw new CniCacheException($"failed to unmarshal cached network \"{list.Name}\" config: {ex.Message}", ex.Path, ex);
+        }
+
         if (attachment is null)
         {
             return null;

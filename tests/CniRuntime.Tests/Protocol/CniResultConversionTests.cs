@@ -26,7 +26,7 @@ public sealed class CniResultConversionTests
         var error = Assert.Throws<CniException>(() => result.ConvertTo(new CniVersion(major, minor, patch)));
 
         Assert.Equal(CniErrorCode.IncompatibleCniVersion, error.Code);
-        Assert.Equal($"unsupported CNI result version \"{major}.{minor}.{patch}\"", error.Message);
+        Assert.Equal($"no converter for CNI result version 1.1.0 to {major}.{minor}.{patch}", error.Message);
     }
 
     [Fact]

@@ -94,6 +94,45 @@ public sealed class CniResultGoldenTests
         Assert.All(required, direction => Assert.Contains(direction, present));
     }
 
+    public static TheoryData<string> LibcniConversionCases => ResultTestData.LibcniConversionCases();
+
+    [Theory]
+    [MemberData(nameof(LibcniConversionCases))]
+    public void Conversion_gives_what_libcni_gives(string name)
+    {
+        var (from, to) = VersionsOf(name);
+        var source = CniResultJson.Parse(ResultTestData.Read(Path.Combine(from.ToString(), Path.GetFileName(name) + ".json")));
+        var expected = Path.Combine(ResultTestData.Root, "libcni", name);
+
+        if (File.Exists(expected + ".error"))
+        {
+            var error = Assert.Throws<CniException>(() => source.ConvertTo(to));
+            Assert.Equal(CniErrorCode.IncompatibleCniVersion, error.Code);
+            Assert.Equal(File.ReadAllText(expected + ".error").TrimEnd('\n'), error.Message);
+        }
+        else
+        {
+            var converted = source.ConvertTo(to);
+            var golden = File.ReadAllBytes(expected + ".json");
+            ResultTestData.AssertJsonEquivalent(golden, CniResultJson.ToUtf8Bytes(converted));
+            Assert.Equal(CniResultJson.Parse(golden), converted);
+        }
+    }
+
+    [Fact]
+    public void Libcni_conversions_cover_every_golden_result_to_every_other_version_and_two_unknown_ones()
+    {
+        string[] targets = [.. CniVersion.All.Select(v => v.ToString()), "0.5.0", "1.2.0"];
+        var cases = ResultTestData.LibcniConversionNames().ToList();
+
+        var expected = CniVersion.All.SelectMany(from =>
+            Directory.GetFiles(Path.Combine(ResultTestData.Root, from.ToString()), "*.json").SelectMany(file =>
+                targets.Where(to => to != from.ToString()).Select(to => $"{from}_to_{to}/{Path.GetFileNameWithoutExtension(file)}")));
+
+        Assert.Equal(expected.Order(StringComparer.Ordinal), cases);
+        Assert.Equal(7 * 6, cases.Select(c => c.Split('/')[0]).Where(d => !d.EndsWith("0.5.0", StringComparison.Ordinal) && !d.EndsWith("1.2.0", StringComparison.Ordinal)).Distinct().Count());
+    }
+
     [Theory]
     [MemberData(nameof(GoldenFilesTimesVersions))]
     public void Conversion_to_any_version_is_stable_and_never_invents_data(string file, string targetText)

@@ -310,7 +310,8 @@ public sealed class SandboxManagerTests : IDisposable
 
         Assert.Equal(["DEL ptp", "DEL portmap", "DEL bridge", "DEL loopback"], _executor.Log.Skip(4));
         var portmapDel = _executor.Calls[5];
-        Assert.Equal("""{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}],"bandwidth":{"ingressRate":1000}}""", portmapDel.Stdin["runtimeConfig"]!.ToJsonString());
+        // As cached, so as libcni would pass them from its cache: the values' keys sorted.
+        Assert.Equal("""{"portMappings":[{"containerPort":80,"hostPort":8080,"protocol":"tcp"}],"bandwidth":{"ingressRate":1000}}""", portmapDel.Stdin["runtimeConfig"]!.ToJsonString());
         Assert.Equal("10.88.0.5/16", portmapDel.Stdin["prevResult"]!["ips"]![0]!["address"]!.GetValue<string>());
         Assert.Equal([sandbox.NetworkNamespace], _namespaces.Deleted);
         Assert.False(await _manager.TeardownAsync(sandbox.Id));

@@ -1,12 +1,16 @@
 // libcni-driver runs ADD, CHECK or DEL of a network configuration list through Go's libcni (the Debian package
 // golang-github-appc-cni-dev), with an explicit cache directory. The interop tests use it to prove that an
-// attachment made by libcni can be removed by CniRuntime and the other way round.
+// attachment made by libcni can be removed by CniRuntime and the other way round, and that both write the same
+// cache file. As with cnitool, CNI_PATH (default /usr/lib/cni) names the plugin directories and CAP_ARGS holds
+// the capability arguments as a JSON object.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/containernetworking/cni/libcni"
 )
@@ -21,8 +25,17 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	cni := libcni.NewCNIConfigWithCacheDir([]string{"/usr/lib/cni"}, cacheDir, nil)
+	paths := []string{"/usr/lib/cni"}
+	if value := os.Getenv("CNI_PATH"); value != "" {
+		paths = filepath.SplitList(value)
+	}
+	cni := libcni.NewCNIConfigWithCacheDir(paths, cacheDir, nil)
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netns, IfName: ifname, Args: [][2]string{{"IgnoreUnknown", "1"}}}
+	if value := os.Getenv("CAP_ARGS"); value != "" {
+		if err := json.Unmarshal([]byte(value), &rt.CapabilityArgs); err != nil {
+			fail(fmt.Errorf("CAP_ARGS: %w", err))
+		}
+	}
 	ctx := context.Background()
 	switch verb {
 	case "add":

@@ -25,7 +25,10 @@ public class EngineBenchmarks
     private ResultCache _cache = null!;
     private NetworkAttachment _attachment = null!;
 
-    /// <summary>Where the cache lives: tmpfs isolates the engine's CPU cost, a disk adds the fsync of the atomic write.</summary>
+    /// <summary>
+    /// Where the cache lives: tmpfs isolates the engine's CPU cost; a disk adds its file system's cost of the temp
+    /// file, the rename and the unlink (writes are not fsynced unless <see cref="CniClientOptions.DurableWrites"/>).
+    /// </summary>
     [Params("tmpfs", "disk")]
     public string CacheOn { get; set; } = "tmpfs";
 
@@ -70,7 +73,7 @@ public class EngineBenchmarks
     [Benchmark(Description = "ADD, 4 plugins")]
     public Task<CniResult> Add() => _client.AddNetworkListAsync(_list, _runtime);
 
-    /// <summary>A whole attachment lifecycle; DEL's own cost is this minus ADD's.</summary>
+    /// <summary>A whole attachment lifecycle (<see cref="EngineDeleteBenchmarks"/> measures DEL alone).</summary>
     [Benchmark(Description = "ADD then DEL, 4 plugins")]
     public async Task AddThenDelete()
     {
@@ -87,7 +90,7 @@ public class EngineBenchmarks
     public Task<NetworkAttachment?> CacheRead() => _cache.ReadAsync(_attachment.NetworkName, _attachment.ContainerId, _attachment.InterfaceName);
 
     /// <summary>Answers every call at once: ADD with a bridge-like result, everything else with nothing.</summary>
-    private sealed class InstantExecutor(byte[] result) : IPluginExecutor
+    internal sealed class InstantExecutor(byte[] result) : IPluginExecutor
     {
         private static readonly PluginProcessResult Empty = new(0, ReadOnlyMemory<byte>.Empty, string.Empty);
         private readonly PluginProcessResult _add = new(0, result, string.Empty);
@@ -97,4 +100,60 @@ public class EngineBenchmarks
         public Task<PluginProcessResult> ExecuteAsync(PluginInvocation invocation, CancellationToken cancellationToken) =>
             Task.FromResult(invocation.Environment["CNI_COMMAND"] == CniCommand.Add ? _add : Empty);
     }
+}
+
+/// <summary>
+/// DEL alone of a 4-plugin list: each iteration's setup ADDs <see cref="Attachments"/> attachments (one per
+/// container), and each invocation DELs the next one, with its cached result read, converted and passed on.
+/// </summary>
+[MemoryDiagnoser]
+[InvocationCount(Attachments)]
+public class EngineDeleteBenchmarks
+{
+    private const int Attachments = 256;
+    private NetworkConfigList _list = null!;
+    private CniClient _client = null!;
+    private RuntimeConfig[] _runtimes = null!;
+    private string _cacheDirectory = null!;
+    private int _next;
+
+    /// <summary>Where the cache lives, as in <see cref="EngineBenchmarks.CacheOn"/>.</summary>
+    [Params("tmpfs", "disk")]
+    public string CacheOn { get; set; } = "tmpfs";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(BenchData.ListJson));
+        _cacheDirectory = Path.Combine(CacheOn == "tmpfs" ? "/dev/shm" : Path.GetTempPath(), "cnirt-bench-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_cacheDirectory);
+        var executor = new EngineBenchmarks.InstantExecutor(Encoding.UTF8.GetBytes(BenchData.BridgeResult));
+        _client = new CniClient(new CniClientOptions { CacheDirectory = _cacheDirectory, PluginDirectories = ["/nowhere"] }, executor);
+        var portMappings = JsonDocument.Parse("""[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]""").RootElement.Clone();
+        _runtimes = [.. Enumerable.Range(0, Attachments).Select(i => new RuntimeConfig
+        {
+            ContainerId = $"{i:x8}89abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            NetworkNamespace = "/run/netns/bench",
+            InterfaceName = "eth0",
+            Args = [new("IgnoreUnknown", "1"), new("K8S_POD_NAMESPACE", "default"), new("K8S_POD_NAME", "web-0")],
+            CapabilityArgs = new Dictionary<string, JsonElement> { ["portMappings"] = portMappings },
+        })];
+    }
+
+    [IterationSetup]
+    public void AddAll()
+    {
+        foreach (var runtime in _runtimes)
+        {
+            _client.AddNetworkListAsync(_list, runtime).GetAwaiter().GetResult();
+        }
+
+        _next = 0;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => Directory.Delete(_cacheDirectory, recursive: true);
+
+    [Benchmark(Description = "DEL, 4 plugins")]
+    public Task Delete() => _client.DeleteNetworkListAsync(_list, _runtimes[_next++ % Attachments]);
 }

@@ -66,7 +66,8 @@ public static class CniResultJson
     /// <exception cref="CniException">Code 1 when the result's version is not one this library knows.</exception>
     public static byte[] ToUtf8Bytes(CniResult result, bool indented = false)
     {
-        var buffer = new ArrayBufferWriter<byte>();
+        // Most results fit in 1 KiB: no growing copies on the way there.
+        var buffer = new ArrayBufferWriter<byte>(1024);
         using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, IndentSize = 4 }))
         {
             Write(writer, result);

@@ -13,8 +13,9 @@ internal static class ResultConversion
             return source;
         }
 
-        var targetShape = ResultShapes.Require(target);
         var sourceShape = ResultShapes.Require(source.CniVersion);
+        var targetShape = ResultShapes.Of(target) ?? throw new CniException(
+            CniErrorCode.IncompatibleCniVersion, $"no converter for CNI result version {source.CniVersion} to {target}");
         var reduced = ReduceTo(source, sourceShape);
 
         return targetShape switch
