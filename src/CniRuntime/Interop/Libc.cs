@@ -83,6 +83,16 @@ internal static unsafe partial class Libc
         return Stat(path, buffer) == 0 ? (*(ulong*)buffer, *(ulong*)(buffer + InodeOffset)) : null;
     }
 
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirectoryFd, string oldPath, int newDirectoryFd, string newPath, uint flags);
+
+    /// <summary>
+    /// Swaps two existing paths atomically (<c>renameat2</c> with <c>RENAME_EXCHANGE</c>); 0, or the errno: ENOENT
+    /// when either is missing, EINVAL or ENOSYS where the file system or kernel cannot exchange.
+    /// </summary>
+    public static int Exchange(string path, string otherPath) =>
+        RenameAt2(AtFdCwd, path, AtFdCwd, otherPath, 2 /* RENAME_EXCHANGE */) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
