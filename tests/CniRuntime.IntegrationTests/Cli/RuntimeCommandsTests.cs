@@ -90,7 +90,7 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
     [IntegrationFact]
     public async Task Run_on_the_built_in_default_network_then_ls_inspect_and_rm()
     {
-        var run = await Cnirt("run", "--name", "web", "-p", "8080:80", "--label", "app=demo");
+        var run = await Cnirt("run", "--name", "web", "-p", "8080:80", "--label", "app=demo", "--pod", "default/web-0/uid-1");
 
         Assert.True(run.ExitCode == 0, run.ToString());
         var rows = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToDictionary(l => l.Split(' ')[0], l => l[10..]);
@@ -112,6 +112,9 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
         {
             Assert.Equal(id, json.RootElement.GetProperty("id").GetString());
             Assert.Equal("demo", json.RootElement.GetProperty("labels").GetProperty("app").GetString());
+            Assert.Equal(
+                [$"K8S_POD_INFRA_CONTAINER_ID={id}", "K8S_POD_NAME=web-0", "K8S_POD_NAMESPACE=default", "K8S_POD_UID=uid-1", "app=demo"],
+                json.RootElement.GetProperty("labels").EnumerateObject().Select(l => $"{l.Name}={l.Value.GetString()}"));
             Assert.Equal(["cni-loopback", "cnirt"], json.RootElement.GetProperty("networks").EnumerateArray().Select(n => n.GetProperty("name").GetString()));
         }
 
@@ -176,14 +179,17 @@ public sealed class RuntimeCommandsTests : IAsyncLifetime
     }
 
     [IntegrationFact]
-    public async Task Run_with_a_malformed_port_or_label_is_a_usage_error_and_creates_nothing()
+    public async Task Run_with_a_malformed_port_label_or_pod_is_a_usage_error_and_creates_nothing()
     {
         var port = await Cnirt("run", "-p", "80");
         var label = await Cnirt("run", "--label", "novalue");
+        var pod = await Cnirt("run", "--pod", "default/");
 
         Assert.Equal(2, port.ExitCode);
         Assert.Contains("invalid port \"80\"", port.Stderr, StringComparison.Ordinal);
         Assert.Equal(2, label.ExitCode);
+        Assert.Equal(2, pod.ExitCode);
+        Assert.Contains("invalid pod \"default/\": expected NAMESPACE/NAME or NAMESPACE/NAME/UID", pod.Stderr, StringComparison.Ordinal);
         _ = Assert.Single((await Cnirt("ls")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
