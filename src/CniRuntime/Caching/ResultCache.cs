@@ -136,9 +136,21 @@ public sealed class ResultCache
     /// cannot be read or are not <c>cniCacheV1</c> documents are skipped.
     /// </summary>
     public Task<IReadOnlyList<NetworkAttachment>> ListAsync(string? containerId = null, CancellationToken cancellationToken = default) =>
-        Synchronously.Run<IReadOnlyList<NetworkAttachment>>(() => List(containerId, cancellationToken));
+        Synchronously.Run<IReadOnlyList<NetworkAttachment>>(() => List(containerId, null, cancellationToken));
 
-    private List<NetworkAttachment> List(string? containerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every attachment, as <see cref="ListAsync"/> gives them, and why each cache file it passes over cannot be used
+    /// (empty, unreadable, not JSON, of another kind, naming no interface or network). libcni's legacy files, which
+    /// hold only a result, are not among those.
+    /// </summary>
+    internal Task<(IReadOnlyList<NetworkAttachment> Attachments, IReadOnlyList<CniCacheException> Unusable)> SurveyAsync(CancellationToken cancellationToken = default) =>
+        Synchronously.Run<(IReadOnlyList<NetworkAttachment>, IReadOnlyList<CniCacheException>)>(() =>
+        {
+            var unusable = new List<CniCacheException>();
+            return (List(null, unusable, cancellationToken), unusable);
+        });
+
+    private List<NetworkAttachment> List(string? containerId, List<CniCacheException>? unusable, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(ResultsDirectory))
         {
@@ -169,21 +181,37 @@ public sealed class ResultCache
             try
             {
                 var bytes = ReadFile(path);
-                if (bytes is null || !TryParseV1(bytes, out var attachment))
+                if (bytes is null)
                 {
+                    continue; // deleted since the directory was read
+                }
+
+                if (!TryParseV1(bytes, out var attachment))
+                {
+                    if (unusable is not null)
+                    {
+                        _ = Parse(bytes, path, string.Empty, name, name); // says why, unless it is a legacy file
+                    }
+
                     continue;
                 }
 
-                if (string.IsNullOrEmpty(attachment.InterfaceName) || string.IsNullOrEmpty(attachment.NetworkName)
-                    || (!string.IsNullOrEmpty(containerId) && attachment.ContainerId != containerId))
+                if (string.IsNullOrEmpty(attachment.InterfaceName) || string.IsNullOrEmpty(attachment.NetworkName))
+                {
+                    unusable?.Add(new CniCacheException($"cache file {path} names no interface or no network", path));
+                    continue;
+                }
+
+                if (!string.IsNullOrEmpty(containerId) && attachment.ContainerId != containerId)
                 {
                     continue;
                 }
 
                 found.Add(attachment);
             }
-            catch (CniCacheException)
+            catch (CniCacheException ex)
             {
+                unusable?.Add(ex);
             }
         }
 

@@ -368,8 +368,12 @@ public sealed partial class CniClient : ICniClient
 
         var version = list.GetVersion();
         var valid = args?.ValidAttachments?.Select(a => (a.ContainerId, a.InterfaceName)).ToHashSet() ?? [];
-        var errors = UnusableCacheFiles(list.Name, cancellationToken);
-        foreach (var attachment in await Cache.ListAsync(null, cancellationToken).ConfigureAwait(false))
+        // GC cannot DEL what an unusable cache file describes, so it reports each, naming the file, and leaves it
+        // for an operator to look at; libcni passes over them in silence. A file name does not tell its network for
+        // sure (names may contain '-'), so every such file whose name starts with "<network>-" counts.
+        var (attachments, unusable) = await Cache.SurveyAsync(cancellationToken).ConfigureAwait(false);
+        var errors = unusable.Where(e => Path.GetFileName(e.Path).StartsWith(list.Name + "-", StringComparison.Ordinal)).ToList<Exception>();
+        foreach (var attachment in attachments)
         {
             if (attachment.NetworkName != list.Name || valid.Contains((attachment.ContainerId, attachment.InterfaceName)))
             {
@@ -411,62 +415,6 @@ public sealed partial class CniClient : ICniClient
         }
 
         return true;
-    }
-
-    // The network's cache files that the attachment listing passes over (empty, unreadable, not JSON, of another
-    // kind, or without an interface or network name): GC cannot DEL what they describe, so it reports each, naming
-    // the file, and leaves it for an operator to look at; libcni passes over them in silence. A file name does not
-    // tell its network for sure (names may contain '-'), so every such file whose name starts with "<network>-"
-    // counts. libcni's legacy files, which hold only a result, are no error.
-    private List<Exception> UnusableCacheFiles(string networkName, CancellationToken cancellationToken)
-    {
-        var errors = new List<Exception>();
-        var directory = Cache.ResultsDirectory;
-        if (!Directory.Exists(directory))
-        {
-            return errors;
-        }
-
-        var prefix = networkName + "-";
-        foreach (var path in Directory.EnumerateFiles(directory).Order(StringComparer.Ordinal))
-        {
-            var name = Path.GetFileName(path);
-            if (name.StartsWith('.') || !name.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                byte[]? bytes;
-                try
-                {
-                    bytes = AtomicFile.ReadIfExists(path, ResultCache.MaxFileBytes);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    throw new CniCacheException($"cannot read cache file {path}: {ex.Message}", path, ex);
-                }
-
-                if (bytes is null)
-                {
-                    continue; // deleted since the directory was read
-                }
-
-                var attachment = ResultCache.Parse(bytes, path, networkName, name, name);
-                if (!attachment.IsLegacy && (attachment.InterfaceName.Length == 0 || attachment.NetworkName.Length == 0))
-                {
-                    throw new CniCacheException($"cache file {path} names no interface or no network", path);
-                }
-            }
-            catch (CniCacheException ex)
-            {
-                errors.Add(ex);
-            }
-        }
-
-        return errors;
     }
 
     /// <inheritdoc />

@@ -105,22 +105,24 @@ public sealed class SandboxManager
     /// namespace created here is deleted, and the error is thrown (with the cleanup's errors, if any).
     /// </summary>
     /// <exception cref="CniException">The request is invalid, a network is missing or broken, or a plugin failed.</exception>
-    public Task<Sandbox> SetupAsync(SandboxRequest request, CancellationToken cancellationToken = default) =>
-        ObserveAsync("setup", request?.Id, () => SetupCoreAsync(request!, cancellationToken));
+    public Task<Sandbox> SetupAsync(SandboxRequest request, CancellationToken cancellationToken = default)
+    {
+        var id = request?.Id ?? ContainerIds.New();
+        return ObserveAsync("setup", id, () => SetupCoreAsync(request!, id, cancellationToken));
+    }
 
-    private async Task<Sandbox> SetupCoreAsync(SandboxRequest request, CancellationToken cancellationToken)
+    private async Task<Sandbox> SetupCoreAsync(SandboxRequest request, string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var id = request.Id ?? ContainerIds.New();
         CniNames.ValidateContainerId(id);
-        Activity.Current?.SetTag(CniTelemetry.ContainerIdTag, id);
         if (request.Name is not null && !CniNames.IsValidIdentifier(request.Name))
         {
             throw new CniException(CniErrorCode.InvalidEnvironmentVariables, $"invalid sandbox name \"{request.Name}\": must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$");
         }
 
         // Everything that can be checked is checked before anything is created.
-        var (plan, runtimePorts) = await PlanAsync(id, request, cancellationToken).ConfigureAwait(false);
+        var labels = SandboxLabels(id, request);
+        var (plan, runtimePorts) = await PlanAsync(request, labels, cancellationToken).ConfigureAwait(false);
         using var shared = await LockAsync("gc", cancellationToken, shared: true).ConfigureAwait(false);
         using var sandboxLock = await LockAsync("sandbox-" + id, cancellationToken).ConfigureAwait(false);
         using var nameLock = request.Name is null ? null : await LockAsync("sandbox-name-" + request.Name, cancellationToken).ConfigureAwait(false);
@@ -147,7 +149,7 @@ public sealed class SandboxManager
             NetworkNamespace = netns,
             OwnsNetworkNamespace = ownsNamespace,
             Created = Options.Cni.TimeProvider.GetUtcNow(),
-            Labels = SandboxLabels(id, request),
+            Labels = labels,
             Networks = [.. plan.Select(p => (p.List.Name, p.InterfaceName))],
             PortMappings = request.Capabilities.PortMappings,
             Phase = SandboxPhase.Setup,
@@ -558,12 +560,11 @@ public sealed class SandboxManager
         return true;
     }
 
-    private async Task<(List<PlannedAttachment> Plan, bool RuntimePorts)> PlanAsync(string id, SandboxRequest request, CancellationToken cancellationToken)
+    private async Task<(List<PlannedAttachment> Plan, bool RuntimePorts)> PlanAsync(SandboxRequest request, Dictionary<string, string> sandboxLabels, CancellationToken cancellationToken)
     {
         var plan = new List<PlannedAttachment>();
         var baseArgs = request.Capabilities;
         _ = baseArgs.ToJson(); // validates the mappings and the rest before anything is created
-        var sandboxLabels = SandboxLabels(id, request);
         if (request.AttachLoopback)
         {
             plan.Add(new PlannedAttachment(LoopbackNetwork, LoopbackInterface, Labels(sandboxLabels, null), baseArgs.ToJson()));
@@ -894,14 +895,13 @@ public sealed class SandboxManager
             };
             CniTelemetry.SandboxOperations.Add(1, tags);
             CniTelemetry.SandboxOperationDuration.Record(elapsed.TotalSeconds, tags);
-            var id = activity?.GetTagItem(CniTelemetry.ContainerIdTag) as string ?? sandbox;
             if (failure is null)
             {
-                SandboxLog.OperationDone(_logger, operation, id, elapsed.TotalMilliseconds);
+                SandboxLog.OperationDone(_logger, operation, sandbox, elapsed.TotalMilliseconds);
             }
             else if (failure is not OperationCanceledException)
             {
-                SandboxLog.OperationFailed(_logger, operation, id, failure);
+                SandboxLog.OperationFailed(_logger, operation, sandbox, failure);
             }
         }
     }
