@@ -14,7 +14,9 @@ namespace CniRuntime.Benchmarks;
 /// namespace (made and removed outside the timed region), driven three ways with the same plugin execs, stdin,
 /// environment and container ID: the floor (<see cref="ExecDriver"/>: builds stdin, execs the plugins, nothing
 /// else), the library in-process (<see cref="CniClient"/>), and the shipped binary (<c>cnirt add</c> then
-/// <c>cnirt del</c>, two processes). Needs root, the reference plugins and a throwaway network namespace.
+/// <c>cnirt del</c>, two processes), and optionally the least a .NET command line can do in cnirt's place
+/// (<c>tools/bench/CniRuntime.MinimalCli</c>: two Native AOT processes that only build stdin, exec the plugins through CliWrap
+/// and keep ADD's result for DEL). Needs root, the reference plugins and a throwaway network namespace.
 /// The chain runs without port mappings (portmap then has nothing to do) or with one (<c>-p 18080:80</c>, given
 /// to all three the same way); four plugins that answer at once (a shell script) isolate what each driver adds.
 /// </summary>
@@ -25,6 +27,7 @@ internal sealed class ChainBenchmark : IAsyncDisposable
 
     private readonly string _work;
     private readonly string _cnirt;
+    private readonly string? _minimalCli;
     private readonly string _pluginDirectory;
     private readonly NetworkConfigList _list;
     private readonly CniClient _client;
@@ -32,10 +35,11 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     private readonly NetworkNamespaces _namespaces = new();
     private int _namespaceCount;
 
-    private ChainBenchmark(string cnirt, Workload workload)
+    private ChainBenchmark(string cnirt, Workload workload, string? minimalCli)
     {
         var instant = workload == Workload.InstantPlugins;
         _cnirt = cnirt;
+        _minimalCli = minimalCli;
         _work = Directory.CreateTempSubdirectory("cnirt-chain-").FullName;
         _pluginDirectory = instant ? WriteInstantPlugins(Path.Combine(_work, "bin")) : ExecDriver.PluginDirectory;
         _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(instant
@@ -60,18 +64,20 @@ internal sealed class ChainBenchmark : IAsyncDisposable
             new Driver("floor", FloorAsync),
             new Driver("library", LibraryAsync),
             new Driver("cnirt", CliAsync),
+            .. minimalCli is null ? (Driver[])[] : [new Driver("minimal .NET CLI", MinimalCliAsync)],
         ];
     }
 
-    /// <summary>The three ways, floor first.</summary>
+    /// <summary>The ways, floor first: floor, library, cnirt, and the minimal .NET command line when given.</summary>
     public IReadOnlyList<Driver> Drivers { get; }
 
     /// <summary>Sets up the configuration directory the CLI reads; <paramref name="cnirt"/> is the shipped binary.</summary>
     /// <param name="cnirt">The shipped binary.</param>
     /// <param name="workload">The plugins and what they are asked to do.</param>
-    public static async Task<ChainBenchmark> CreateAsync(string cnirt, Workload workload)
+    /// <param name="minimalCli">The published <c>minimal-cni</c>, as a fourth driver; null for three.</param>
+    public static async Task<ChainBenchmark> CreateAsync(string cnirt, Workload workload, string? minimalCli = null)
     {
-        var benchmark = new ChainBenchmark(cnirt, workload);
+        var benchmark = new ChainBenchmark(cnirt, workload, minimalCli);
         var configDirectory = Directory.CreateDirectory(Path.Combine(benchmark._work, "net.d")).FullName;
         await File.WriteAllBytesAsync(Path.Combine(configDirectory, "10-benchnet.conflist"), benchmark._list.Bytes.ToArray());
         return benchmark;
@@ -231,6 +237,23 @@ internal sealed class ChainBenchmark : IAsyncDisposable
 
     private async Task CliAsync(string netns)
     {
+        var environment = CliEnvironment();
+        await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "add", _list.Name, netns], environment);
+        await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "del", _list.Name, netns], environment);
+    }
+
+    // The same two calls as cnirt's, with the same list, plugins, environment and container ID.
+    private async Task MinimalCliAsync(string netns)
+    {
+        var environment = CliEnvironment();
+        var containerId = ContainerIdFor(netns);
+        string[] call = [Path.Combine(_work, "net.d", "10-benchnet.conflist"), netns, containerId, Path.Combine(_work, containerId + ".json")];
+        await Shell.TimeAsync(_minimalCli!, ["add", .. call], environment);
+        await Shell.TimeAsync(_minimalCli!, ["del", .. call], environment);
+    }
+
+    private Dictionary<string, string> CliEnvironment()
+    {
         var environment = new Dictionary<string, string>
         {
             ["NETCONFPATH"] = Path.Combine(_work, "net.d"),
@@ -241,8 +264,7 @@ internal sealed class ChainBenchmark : IAsyncDisposable
             environment["CAP_ARGS"] = $$"""{"portMappings":{{PortMappingsJson}}}""";
         }
 
-        await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "add", _list.Name, netns], environment);
-        await Shell.TimeAsync(_cnirt, ["--cache-dir", Path.Combine(_work, "cache"), "del", _list.Name, netns], environment);
+        return environment;
     }
 
     /// <summary>The plugins and what they are asked to do.</summary>

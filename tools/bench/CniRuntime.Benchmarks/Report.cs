@@ -12,8 +12,8 @@ namespace CniRuntime.Benchmarks;
 internal static class Report
 {
     private const string Header = """
-        | measure | floor (plugins alone) / reference | library, in-process | cnirt, two processes | library / floor | cnirt / floor | goal |
-        | --- | ---: | ---: | ---: | ---: | ---: | --- |
+        | measure | floor (plugins alone) / reference | library, in-process | cnirt, two processes | library / floor | cnirt / floor | minimal .NET CLI, two processes | minimal / floor; cnirt / minimal | goal |
+        | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 
         """;
 
@@ -22,14 +22,14 @@ internal static class Report
     /// <summary>Sandboxes per batch of a throughput round, whatever the concurrency.</summary>
     private const int SandboxesPerRound = 8;
 
-    public static async Task<int> RunAsync(string cnirt, int iterations, string outDirectory)
+    public static async Task<int> RunAsync(string cnirt, string? minimalCli, int iterations, string outDirectory)
     {
         Directory.CreateDirectory(outDirectory);
         var rows = new List<string>();
         var latencyPlot = new StringBuilder("# concurrency\tdriver\tmedian_ms\tp10_ms\tp90_ms\n");
         var throughputPlot = new StringBuilder("# concurrency\tdriver\tmedian_per_s\tp10_per_s\tp90_per_s\n");
 
-        rows.AddRange(await LatencyRowsAsync(cnirt, iterations));
+        rows.AddRange(await LatencyRowsAsync(cnirt, minimalCli, iterations));
         await using (var chain = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.Chain))
         {
 
@@ -106,19 +106,20 @@ internal static class Report
     }
 
     /// <summary>The table's one-at-a-time rows alone.</summary>
-    public static async Task<int> RunChainAsync(string cnirt, int iterations)
+    public static async Task<int> RunChainAsync(string cnirt, string? minimalCli, int iterations)
     {
-        Console.WriteLine(Header + string.Join('\n', await LatencyRowsAsync(cnirt, iterations)));
+        Console.WriteLine(Header + string.Join('\n', await LatencyRowsAsync(cnirt, minimalCli, iterations)));
         return 0;
     }
 
-    private static async Task<List<string>> LatencyRowsAsync(string cnirt, int iterations)
+    // The one-at-a-time rows; with the minimal .NET command line as a fourth side when it is given.
+    private static async Task<List<string>> LatencyRowsAsync(string cnirt, string? minimalCli, int iterations)
     {
-        await using var instant = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.InstantPlugins);
+        await using var instant = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.InstantPlugins, minimalCli);
         List<string> rows = [await InstantRowAsync(instant, iterations)];
-        await using var chain = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.Chain);
+        await using var chain = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.Chain, minimalCli);
         rows.Add(await LatencyRowAsync(chain, iterations, "ADD+DEL of the chain"));
-        await using var published = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.ChainWithPortMapping);
+        await using var published = await ChainBenchmark.CreateAsync(cnirt, ChainBenchmark.Workload.ChainWithPortMapping, minimalCli);
         rows.Add(await LatencyRowAsync(published, iterations, "the same, publishing one port"));
         return rows;
     }
@@ -130,6 +131,7 @@ internal static class Report
         var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
         var overhead = Spread.OfDifferences(library, floor);
         var cliRatio = Spread.OfRatios(cli, floor);
+        var minimal = latency.Times.Length > 3 ? latency.Times[3] : null;
         return Row(
             $"{what}, one at a time, {iterations} rounds (ms)",
             Spread.Of(floor).Format("0.0"),
@@ -137,7 +139,9 @@ internal static class Report
             Spread.Of(cli).Format("0.0"),
             $"{Spread.OfRatios(library, floor).Format("0.000")}×; {overhead.Format("+0.00;-0.00")} ms",
             cliRatio.Format("0.000") + "×",
-            $"library ≤ floor + 0.5 ms: {Verdict(overhead.Median <= 0.5)}; cnirt ≤ 1.05×: {Verdict(cliRatio.Median <= 1.05)}");
+            $"library ≤ floor + 0.5 ms: {Verdict(overhead.Median <= 0.5)}; cnirt ≤ 1.05×: {Verdict(cliRatio.Median <= 1.05)}",
+            minimal is null ? string.Empty : Spread.Of(minimal).Format("0.0"),
+            minimal is null ? string.Empty : $"{Spread.OfRatios(minimal, floor).Format("0.000")}×; {Spread.OfRatios(cli, minimal).Format("0.000")}×");
     }
 
     // What each driver adds to the same eight execs when the plugins do nothing.
@@ -146,6 +150,7 @@ internal static class Report
         Progress($"ADD+DEL of four instant plugins, one at a time, {iterations} rounds");
         var latency = await chain.MeasureLatencyAsync(iterations);
         var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
+        var minimal = latency.Times.Length > 3 ? latency.Times[3] : null;
         return Row(
             $"ADD+DEL of four plugins that answer at once (sh), {iterations} rounds (ms)",
             Spread.Of(floor).Format("0.00"),
@@ -153,10 +158,14 @@ internal static class Report
             Spread.Of(cli).Format("0.00"),
             Spread.OfDifferences(library, floor).Format("+0.00;-0.00") + " ms",
             Spread.OfDifferences(cli, floor).Format("+0.00;-0.00") + " ms",
-            "what each adds to the execs (difference of pairs)");
+            "what each adds to the execs (difference of pairs)",
+            minimal is null ? string.Empty : Spread.Of(minimal).Format("0.00"),
+            minimal is null ? string.Empty : $"{Spread.OfDifferences(minimal, floor).Format("+0.00;-0.00")} ms; {Spread.OfDifferences(cli, minimal).Format("+0.00;-0.00")} ms");
     }
 
-    private static string Row(params string[] cells) => "| " + string.Join(" | ", cells) + " |";
+    // The cells in the header's order: the minimal .NET command line's two columns come before the goal.
+    private static string Row(string measure, string floor, string library, string cli, string libraryRatio, string cliRatio, string goal, string minimal = "", string minimalRatios = "") =>
+        "| " + string.Join(" | ", measure, floor, library, cli, libraryRatio, cliRatio, minimal, minimalRatios, goal) + " |";
 
     private static string Verdict(bool met) => met ? "met" : "**missed**";
 
