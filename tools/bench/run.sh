@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every benchmark of CniRuntime in one run: BenchmarkDotNet for the in-process costs, then, inside a throwaway
 # network and mount namespace, the performance table (the chain through the floor, the library and cnirt;
-# throughput at 1, 2, 4 and 8 sandboxes at a time; start-up; namespaces; sandboxes of 1, 2 and 4 networks) and port mapping against the number of
-# mappings present; then the plots. The one-at-a-time rows have a fourth side, tools/bench/CniRuntime.MinimalCli published as
-# cnirt is: the least a .NET command line costs per call, the bound under cnirt's own figures. ITERATIONS sets the paired rounds (default 30); BDN=0 skips BenchmarkDotNet;
-# BENCH_OUT is where the table, the figures behind the plots and the plots go (default artifacts/bench).
+# throughput at 1, 2, 4 and 8 sandboxes at a time; start-up; namespaces; sandboxes of 1, 2 and 4 networks) and port
+# mapping against the number of mappings present; then the plots. The one-at-a-time rows have a fourth side,
+# tools/bench/CniRuntime.MinimalCli published as cnirt is: the least a .NET command line costs per call, the bound
+# under cnirt's own figures. ITERATIONS sets the paired rounds (default 30); BDN=0 skips BenchmarkDotNet; BENCH_OUT
+# is where the table, the figures behind the plots and the plots go (default artifacts/bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/setup.sh bench >/dev/null
