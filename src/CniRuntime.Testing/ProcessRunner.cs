@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using CniRuntime.Ports;
 
 namespace CniRuntime.Testing;
 
@@ -25,44 +25,8 @@ public static class ProcessRunner
     public static async Task<ProcessRun> RunAsync(string program, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(name);
-            }
-            else
-            {
-                start.Environment[name] = value;
-            }
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start");
-        using var deadline = new CancellationTokenSource(timeout);
-        var stdout = process.StandardOutput.ReadToEndAsync(deadline.Token);
-        var stderr = process.StandardError.ReadToEndAsync(deadline.Token);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', start.ArgumentList)} did not finish within {timeout}");
-        }
-
-        return new ProcessRun(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        var outcome = await CommandRunner.RunAsync(program, arguments, null, environment, timeout).ConfigureAwait(false);
+        return new ProcessRun(outcome.ExitCode, outcome.Stdout, outcome.Stderr);
     }
 
     /// <summary>Runs a program; returns stdout, or throws with stderr when it exits non-zero.</summary>

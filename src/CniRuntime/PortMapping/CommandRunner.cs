@@ -4,15 +4,29 @@ using CniRuntime.Protocol;
 
 namespace CniRuntime.Ports;
 
-/// <summary>Runs a program without a shell, feeding stdin, with a timeout.</summary>
+/// <summary>Runs a program without a shell, feeding stdin, with a timeout (the test kit's <c>ProcessRunner</c> too).</summary>
 internal static class CommandRunner
 {
     public readonly record struct Outcome(int ExitCode, string Stdout, string Stderr);
 
+    /// <summary>Runs the program with this process's environment.</summary>
     /// <exception cref="Win32Exception">The program cannot be started.</exception>
     /// <exception cref="TimeoutException">It did not finish in time (it is killed).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired (it is killed).</exception>
-    public static async Task<Outcome> RunAsync(string program, IEnumerable<string> arguments, string? stdin, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static Task<Outcome> RunAsync(string program, IEnumerable<string> arguments, string? stdin, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        RunAsync(program, arguments, stdin, null, timeout, cancellationToken);
+
+    /// <summary>Runs the program with <paramref name="environment"/> set on top of this process's environment (a null value removes the variable).</summary>
+    /// <exception cref="Win32Exception">The program cannot be started.</exception>
+    /// <exception cref="TimeoutException">It did not finish in time (it is killed).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired (it is killed).</exception>
+    public static async Task<Outcome> RunAsync(
+        string program,
+        IEnumerable<string> arguments,
+        string? stdin,
+        IReadOnlyDictionary<string, string?>? environment,
+        TimeSpan timeout,
+        CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -24,6 +38,18 @@ internal static class CommandRunner
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
         }
 
         using var process = Process.Start(start) ?? throw new Win32Exception($"{program} did not start");

@@ -284,7 +284,11 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     public sealed record Driver(string Name, Func<string, Task> AddThenDeleteAsync);
 
     /// <summary>Milliseconds per ADD+DEL of each driver, round by round (index 0 is the floor).</summary>
-    public sealed record Latency(IReadOnlyList<double>[] Times);
+    public sealed record Latency(IReadOnlyList<double>[] Times)
+    {
+        /// <summary>The minimal .NET command line's times, when it was a side.</summary>
+        public IReadOnlyList<double>? Minimal => Times.Length > 3 ? Times[3] : null;
+    }
 
     /// <summary>Sandboxes per second of each round, and each sandbox's milliseconds, per driver (index 0 is the floor).</summary>
     public sealed record Throughput(int Concurrency, IReadOnlyList<double>[] PerSecond, IReadOnlyList<double>[] Latencies);

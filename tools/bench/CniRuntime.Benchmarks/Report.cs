@@ -131,7 +131,7 @@ internal static class Report
         var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
         var overhead = Spread.OfDifferences(library, floor);
         var cliRatio = Spread.OfRatios(cli, floor);
-        var minimal = latency.Times.Length > 3 ? latency.Times[3] : null;
+        var minimal = latency.Minimal;
         return Row(
             $"{what}, one at a time, {iterations} rounds (ms)",
             Spread.Of(floor).Format("0.0"),
@@ -150,7 +150,7 @@ internal static class Report
         Progress($"ADD+DEL of four instant plugins, one at a time, {iterations} rounds");
         var latency = await chain.MeasureLatencyAsync(iterations);
         var (floor, library, cli) = (latency.Times[0], latency.Times[1], latency.Times[2]);
-        var minimal = latency.Times.Length > 3 ? latency.Times[3] : null;
+        var minimal = latency.Minimal;
         return Row(
             $"ADD+DEL of four plugins that answer at once (sh), {iterations} rounds (ms)",
             Spread.Of(floor).Format("0.00"),
