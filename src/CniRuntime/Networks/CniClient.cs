@@ -20,7 +20,7 @@ public sealed partial class CniClient : ICniClient
 {
     private static readonly byte[] VersionRequest = """{"cniVersion":"1.1.0"}"""u8.ToArray();
     private readonly IPluginExecutor _executor;
-    private readonly PluginCallPolicy _policy;
+    private readonly PluginCallPolicy<ReadOnlyMemory<byte>> _policy;
     private readonly ILogger _logger;
 
     /// <summary>Creates a client.</summary>
@@ -37,7 +37,7 @@ public sealed partial class CniClient : ICniClient
             InheritEnvironment = Options.PluginEnvironment == PluginEnvironment.Inherit,
         });
         Cache = new ResultCache(Options.CacheDirectory, Options.TimeProvider, Options.DurableWrites);
-        _policy = new PluginCallPolicy(Options.PluginTimeout, Math.Max(0, Options.TransientRetries), Options.TransientRetryDelay, Options.TimeProvider);
+        _policy = new PluginCallPolicy<ReadOnlyMemory<byte>>(Options.PluginTimeout, Math.Max(0, Options.TransientRetries), Options.TransientRetryDelay, Options.TimeProvider);
     }
 
     /// <summary>The options in force.</summary>
@@ -674,17 +674,9 @@ public sealed partial class CniClient : ICniClient
         Exception? failure = null;
         try
         {
-            return await _policy.ExecuteAsync(
-                static async (state, token) =>
-                {
-                    var outcome = await state.Executor.ExecuteAsync(state.Invocation, token).ConfigureAwait(false);
-                    state.Last = outcome;
-                    return PluginOutput.Interpret(outcome, state.Invocation.PluginPath);
-                },
-                execution,
-                cancellationToken).ConfigureAwait(false);
+            return await _policy.ExecuteAsync(execution.RunAsync, cancellationToken).ConfigureAwait(false);
         }
-        catch (PluginCallPolicy.TimedOutException ex)
+        catch (PluginCallTimedOutException ex)
         {
             failure = new CniPluginTimeoutException(path, Options.PluginTimeout, string.Empty, ex).WithContext<CniPluginTimeoutException>(pluginType, networkName, command);
             throw failure;
@@ -735,7 +727,14 @@ public sealed partial class CniClient : ICniClient
 
         public PluginInvocation Invocation { get; } = invocation;
 
-        public PluginProcessResult? Last { get; set; }
+        public PluginProcessResult? Last { get; private set; }
+
+        public async Task<ReadOnlyMemory<byte>> RunAsync(CancellationToken cancellationToken)
+        {
+            var outcome = await Executor.ExecuteAsync(Invocation, cancellationToken).ConfigureAwait(false);
+            Last = outcome;
+            return PluginOutput.Interpret(outcome, Invocation.PluginPath);
+        }
     }
 
     private static CniResult ParseResult(ReadOnlyMemory<byte> output, CniVersion version, PluginConfig plugin, string networkName)
