@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using CniRuntime.Configuration;
 using CniRuntime.Conformance;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -47,7 +48,7 @@ internal static class ConformanceCommand
             if (parse.GetValue(GlobalOptions.Json))
             {
                 using var stdout = Console.OpenStandardOutput();
-                using (var writer = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                using (var writer = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true)))
                 {
                     report.WriteJson(writer);
                 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using CniRuntime.Configuration;
 using CniRuntime.Protocol;
 using CniRuntime.Sandboxes;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -30,7 +31,7 @@ internal sealed class DefaultNetworkConfigSource(string configDirectory, string 
     public static byte[] Json(string cacheDirectory)
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions(indented: true)))
         {
             w.WriteStartObject();
             w.WriteString("cniVersion", "1.0.0");

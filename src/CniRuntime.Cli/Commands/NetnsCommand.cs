@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using CniRuntime.Namespaces;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -41,7 +42,7 @@ internal static class NetnsCommand
             if (parse.GetValue(GlobalOptions.Json))
             {
                 using var stdout = Console.OpenStandardOutput();
-                using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                using (var w = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true)))
                 {
                     w.WriteStartArray();
                     foreach (var name in names)

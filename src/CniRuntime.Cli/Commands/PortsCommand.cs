@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -20,7 +21,7 @@ internal static class PortsCommand
             if (parse.GetValue(GlobalOptions.Json))
             {
                 using var stdout = Console.OpenStandardOutput();
-                using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+                using (var w = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true)))
                 {
                     w.WriteStartArray();
                     foreach (var row in rows)

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using CniRuntime.Protocol;
 using CniRuntime.Sandboxes;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -11,7 +12,7 @@ internal static class SandboxOutput
     public static void WriteJson(IReadOnlyList<Sandbox> sandboxes, bool array)
     {
         using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true)))
         {
             if (array)
             {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using CniRuntime.Configuration;
 using CniRuntime.Networks;
 using CniRuntime.Protocol;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -132,7 +133,7 @@ internal static class ValidateCommand
         if (json)
         {
             using var stdout = Console.OpenStandardOutput();
-            using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+            using (var w = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true)))
             {
                 w.WriteStartObject();
                 w.WriteBoolean("valid", !problems.Any(p => p.Kind != "Shadowed"));

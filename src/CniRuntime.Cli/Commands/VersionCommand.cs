@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using CniRuntime.Protocol;
+using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 
@@ -21,7 +22,7 @@ internal static class VersionCommand
         if (json)
         {
             using var stdout = Console.OpenStandardOutput();
-            using var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true });
+            using var w = new Utf8JsonWriter(stdout, JsonEscaping.WriterOptions(indented: true));
             w.WriteStartObject();
             w.WriteString("cnirt", CnirtVersion);
             w.WriteString("cniVersion", CniVersion.Current.ToString());

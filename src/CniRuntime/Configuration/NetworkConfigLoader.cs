@@ -159,7 +159,7 @@ public static class NetworkConfigLoader
     {
         var root = NetworkConfigParser.TryParseDocument(listJson, out _);
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(listJson.Length + 256);
-        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, Json.JsonEscaping.WriterOptions()))
         {
             writer.WriteStartObject();
             foreach (var property in root.EnumerateObject())

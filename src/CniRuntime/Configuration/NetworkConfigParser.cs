@@ -191,7 +191,7 @@ internal static class NetworkConfigParser
         }
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions()))
         {
             writer.WriteStartObject();
             writer.WriteString("name", plugin.Name);

@@ -88,7 +88,7 @@ public sealed record PluginConfig
         }
 
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions()))
         {
             writer.WriteStartObject();
             foreach (var property in Json.EnumerateObject())

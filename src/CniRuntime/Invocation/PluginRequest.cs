@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using CniRuntime.Configuration;
 using CniRuntime.Protocol;
+using CniRuntime.Json;
 
 namespace CniRuntime.Invocation;
 
@@ -24,7 +25,7 @@ internal static class PluginRequest
         GcAttachments? validAttachments = null)
     {
         var buffer = new ArrayBufferWriter<byte>(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(plugin.Json).Length + 256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions()))
         {
             writer.WriteStartObject();
             foreach (var property in plugin.Json.EnumerateObject())

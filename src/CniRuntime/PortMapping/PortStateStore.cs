@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using CniRuntime.Caching;
 using CniRuntime.Protocol;
+using CniRuntime.Json;
 
 namespace CniRuntime.Ports;
 
@@ -192,7 +193,7 @@ internal sealed class PortStateStore(string directory)
     public static byte[] Serialize(PortPublication publication)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var w = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions(indented: true)))
         {
             w.WriteStartObject();
             w.WriteNumber("version", 1);

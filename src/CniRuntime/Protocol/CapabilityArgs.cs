@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using CniRuntime.Json;
 
 namespace CniRuntime.Protocol;
 
@@ -207,7 +208,7 @@ public sealed record CapabilityArgs
     private static JsonElement Write(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions()))
         {
             write(writer);
         }

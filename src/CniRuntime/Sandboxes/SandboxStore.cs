@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CniRuntime.Caching;
 using CniRuntime.Protocol;
+using CniRuntime.Json;
 
 namespace CniRuntime.Sandboxes;
 
@@ -93,7 +94,7 @@ internal sealed class SandboxStore(string cacheDirectory, bool durable = false)
     internal static byte[] Serialize(SandboxState state)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions(indented: true)))
         {
             writer.WriteStartObject();
             writer.WriteNumber("version", SandboxState.CurrentVersion);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Text.Json;
+using CniRuntime.Json;
 
 namespace CniRuntime.Protocol;
 
@@ -68,7 +69,7 @@ public static class CniResultJson
     {
         // Most results fit in 1 KiB: no growing copies on the way there.
         var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = indented, IndentSize = 4 }))
+        using (var writer = new Utf8JsonWriter(buffer, JsonEscaping.WriterOptions(indented, indentSize: 4)))
         {
             Write(writer, result);
         }
