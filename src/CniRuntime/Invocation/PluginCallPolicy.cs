@@ -38,14 +38,17 @@ internal sealed class PluginCallPolicy<TResult>
         ArgumentOutOfRangeException.ThrowIfLessThan(firstPause, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _firstPause = firstPause;
+        // Each policy is named: an unnamed one names itself on its first call after its type, by reflection.
         IAsyncPolicy<TResult> attempt = timeout == Timeout.InfiniteTimeSpan || timeout > LongestTimer
-            ? Policy.NoOpAsync<TResult>()
-            : Policy.TimeoutAsync<TResult>(timeout, TimeoutStrategy.Optimistic);
+            ? Policy.NoOpAsync<TResult>().WithPolicyKey("cnirt-no-timeout")
+            : Policy.TimeoutAsync<TResult>(timeout, TimeoutStrategy.Optimistic).WithPolicyKey("cnirt-timeout");
         _policy = retries == 0
             ? attempt
             : Policy<TResult>.Handle<CniException>(static e => e.IsTransient)
                 .RetryAsync(retries, (_, retry, context) => Task.Delay(Pause(retry - 1), timeProvider, (CancellationToken)context[TokenKey]))
-                .WrapAsync(attempt);
+                .WithPolicyKey("cnirt-retry")
+                .WrapAsync(attempt)
+                .WithPolicyKey("cnirt-plugin-call");
     }
 
     /// <summary>Runs <paramref name="call"/>, again after a transient failure, each attempt under the timeout.</summary>

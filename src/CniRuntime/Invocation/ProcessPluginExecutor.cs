@@ -157,7 +157,8 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
     /// <summary>Keeps the first <c>limit</c> bytes of a stream and reads the rest to the end, so the writer never blocks.</summary>
     private sealed class CappedBuffer(int limit)
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(Math.Min(limit, 4096));
+        // Allocated on the first byte: most plugins write nothing on stderr, and DEL nothing on stdout.
+        private ArrayBufferWriter<byte>? _buffer;
 
         public bool Truncated { get; private set; }
 
@@ -169,10 +170,10 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
                 int read;
                 while ((read = await source.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    var keep = Math.Min(read, limit - _buffer.WrittenCount);
+                    var keep = Math.Min(read, limit - (_buffer?.WrittenCount ?? 0));
                     if (keep > 0)
                     {
-                        _buffer.Write(chunk.AsSpan(0, keep));
+                        (_buffer ??= new ArrayBufferWriter<byte>(Math.Min(limit, Math.Max(keep, 4096)))).Write(chunk.AsSpan(0, keep));
                     }
 
                     Truncated |= keep < read;
@@ -184,8 +185,8 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
             }
         }
 
-        public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
+        public byte[] ToArray() => _buffer is null ? [] : _buffer.WrittenSpan.ToArray();
 
-        public string ToText() => Encoding.UTF8.GetString(_buffer.WrittenSpan);
+        public string ToText() => _buffer is null ? string.Empty : Encoding.UTF8.GetString(_buffer.WrittenSpan);
     }
 }
