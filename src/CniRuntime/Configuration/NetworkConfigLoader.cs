@@ -47,17 +47,19 @@ public static class NetworkConfigLoader
     public static IReadOnlyList<string> FindConfigFiles(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        if (!Directory.Exists(directory))
+        // Runtimes call this on every ADD and DEL: a lean listing instead of Directory.EnumerateFiles.
+        var lists = new List<string>();
+        var singles = new List<string>();
+        foreach (var (name, isDirectory) in Libc.ListDirectory(directory) ?? [])
         {
-            return [];
+            var extension = Path.GetExtension(name);
+            var kind = isDirectory ? null : ListExtensions.Contains(extension) ? lists : SinglePluginExtensions.Contains(extension) ? singles : null;
+            kind?.Add(Path.Join(directory, name));
         }
 
-        var files = Directory.EnumerateFiles(directory).ToList();
-        return
-        [
-            .. files.Where(f => ListExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal),
-            .. files.Where(f => SinglePluginExtensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal),
-        ];
+        lists.Sort(StringComparer.Ordinal);
+        singles.Sort(StringComparer.Ordinal);
+        return [.. lists, .. singles];
     }
 
     /// <summary>Reads every configuration in a directory: the networks that load, and a diagnostic per file that does not.</summary>

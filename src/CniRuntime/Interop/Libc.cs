@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace CniRuntime.Interop;
 
-/// <summary>The few libc calls .NET has no API for (file locks, inode identity and file type, directory fsync).</summary>
+/// <summary>
+/// The few libc calls .NET has no API for (file locks, inode identity and file type, directory fsync), and a
+/// directory listing lighter than .NET's on a cold start.
+/// </summary>
 internal static unsafe partial class Libc
 {
     public const int LockShared = 1;
@@ -20,6 +23,9 @@ internal static unsafe partial class Libc
     public const int ONoFollow = 0x20000;
     public const int ONonBlock = 0x800;
     public const int ELoop = 40;
+    public const int EAccess = 13;
+    public const int EPerm = 1;
+    public const int ENotDir = 20;
 
     // The file type bits of a mode (S_IFMT and its values).
     public const int FileTypeMask = 0xF000;
@@ -126,5 +132,75 @@ internal static unsafe partial class Libc
             _ = Fsync(fd);
             _ = Close(fd);
         }
+    }
+
+    // struct dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then the name, on every Linux architecture.
+    private const int DirentTypeOffset = 18;
+    private const int DirentNameOffset = 19;
+    private const byte DirentTypeDirectory = 4;
+    private const byte DirentTypeSymbolicLink = 10;
+    private const byte DirentTypeUnknown = 0;
+
+    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint OpenDirectory(string path);
+
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial byte* ReadDirectory(nint directory);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int CloseDirectory(nint directory);
+
+    /// <summary>
+    /// The names in a directory other than <c>.</c> and <c>..</c>, with whether each is a directory (a symbolic link
+    /// is followed; one that leads nowhere is not a directory); null when there is no directory at the path. Unlike
+    /// <see cref="Directory.EnumerateFiles(string)"/>, it costs a few microseconds in a process that has not
+    /// enumerated a directory before, not ~50.
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">The directory cannot be read (EACCES, EPERM).</exception>
+    /// <exception cref="IOException">Any other failure.</exception>
+    public static List<(string Name, bool IsDirectory)>? ListDirectory(string path)
+    {
+        var directory = OpenDirectory(path);
+        if (directory == 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            return errno is ENoEnt or ENotDir ? null : throw DirectoryError(path, errno);
+        }
+
+        try
+        {
+            var entries = new List<(string, bool)>();
+            while (true)
+            {
+                var entry = ReadDirectory(directory);
+                if (entry is null)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    return errno == 0 ? entries : throw DirectoryError(path, errno);
+                }
+
+                var name = Marshal.PtrToStringUTF8((nint)(entry + DirentNameOffset))!;
+                if (name is "." or "..")
+                {
+                    continue;
+                }
+
+                var type = entry[DirentTypeOffset];
+                var isDirectory = type is DirentTypeSymbolicLink or DirentTypeUnknown
+                    ? (Mode(Path.Join(path, name)) & FileTypeMask) == FileTypeDirectory
+                    : type == DirentTypeDirectory;
+                entries.Add((name, isDirectory));
+            }
+        }
+        finally
+        {
+            _ = CloseDirectory(directory);
+        }
+    }
+
+    private static Exception DirectoryError(string path, int errno)
+    {
+        var message = $"cannot read directory {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
+        return errno is EAccess or EPerm ? new UnauthorizedAccessException(message) : new IOException(message);
     }
 }

@@ -173,6 +173,25 @@ public sealed class NetworkConfigDiscoveryTests : IDisposable
     }
 
     [Fact]
+    public void Directories_named_like_configurations_and_links_to_them_are_not_files_but_links_to_files_are()
+    {
+        Directory.CreateDirectory(_dir.Combine("20-dir.conflist"));
+        File.CreateSymbolicLink(_dir.Combine("30-dirlink.conf"), _dir.Combine("20-dir.conflist"));
+        var target = _dir.File("elsewhere/x.json", List("linked"));
+        File.CreateSymbolicLink(_dir.Combine("40-filelink.conf"), target);
+        File.CreateSymbolicLink(_dir.Combine("50-dangling.conflist"), _dir.Combine("nowhere"));
+        _dir.File("10-a.conflist", List("a"));
+
+        Assert.Equal(
+            [_dir.Combine("10-a.conflist"), _dir.Combine("50-dangling.conflist"), _dir.Combine("40-filelink.conf")],
+            NetworkConfigLoader.FindConfigFiles(_dir.Path));
+    }
+
+    [Fact]
+    public void A_file_given_as_the_directory_has_no_configurations() =>
+        Assert.Empty(NetworkConfigLoader.FindConfigFiles(_dir.File("plain.conflist", List("plain"))));
+
+    [Fact]
     public async Task A_conf_file_holding_a_list_is_loaded_as_a_list()
     {
         _dir.File("10-list.conf", List("listconf", "ptp"));
