@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using CniRuntime.Configuration;
+using CniRuntime.Json;
 using CniRuntime.Protocol;
 using CniRuntime.Sandboxes;
-using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 

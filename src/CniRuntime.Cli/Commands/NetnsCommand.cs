@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using CniRuntime.Namespaces;
 using CniRuntime.Json;
+using CniRuntime.Namespaces;
 
 namespace CniRuntime.Cli.Commands;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using CniRuntime.Json;
 using CniRuntime.Protocol;
 using CniRuntime.Sandboxes;
-using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 

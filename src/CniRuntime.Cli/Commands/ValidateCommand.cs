@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
 using CniRuntime.Configuration;
+using CniRuntime.Json;
 using CniRuntime.Networks;
 using CniRuntime.Protocol;
-using CniRuntime.Json;
 
 namespace CniRuntime.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
-using CniRuntime.Protocol;
 using CniRuntime.Json;
+using CniRuntime.Protocol;
 
 namespace CniRuntime.Cli.Commands;
 

@@ -81,7 +81,6 @@ internal sealed class PluginCallPolicy<TResult>
         var pause = _firstPause.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30)) * jitter;
         return TimeSpan.FromMilliseconds(Math.Min(pause, LongestTimer.TotalMilliseconds));
     }
-
 }
 
 /// <summary>An attempt outlived the timeout; the caller turns it into the error it reports.</summary>

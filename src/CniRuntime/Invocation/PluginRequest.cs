@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
 using CniRuntime.Configuration;
-using CniRuntime.Protocol;
 using CniRuntime.Json;
+using CniRuntime.Protocol;
 
 namespace CniRuntime.Invocation;
 

@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using CniRuntime.Caching;
-using CniRuntime.Protocol;
 using CniRuntime.Json;
+using CniRuntime.Protocol;
 
 namespace CniRuntime.Sandboxes;
 
