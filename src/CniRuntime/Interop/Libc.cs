@@ -198,9 +198,8 @@ internal static unsafe partial class Libc
         }
     }
 
-    private static Exception DirectoryError(string path, int errno)
-    {
-        var message = $"cannot read directory {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
-        return errno is EAccess or EPerm ? new UnauthorizedAccessException(message) : new IOException(message);
-    }
+    // The messages .NET's own directory enumeration gives for the same errors.
+    private static Exception DirectoryError(string path, int errno) => errno is EAccess or EPerm
+        ? new UnauthorizedAccessException($"Access to the path '{path}' is denied.")
+        : new IOException($"{Marshal.GetPInvokeErrorMessage(errno)} : '{path}'");
 }
