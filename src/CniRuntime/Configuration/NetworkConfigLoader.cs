@@ -52,9 +52,20 @@ public static class NetworkConfigLoader
         var singles = new List<string>();
         foreach (var (name, isDirectory) in Libc.ListDirectory(directory) ?? [])
         {
+            if (isDirectory)
+            {
+                continue;
+            }
+
             var extension = Path.GetExtension(name);
-            var kind = isDirectory ? null : ListExtensions.Contains(extension) ? lists : SinglePluginExtensions.Contains(extension) ? singles : null;
-            kind?.Add(Path.Join(directory, name));
+            if (ListExtensions.Contains(extension))
+            {
+                lists.Add(Path.Join(directory, name));
+            }
+            else if (SinglePluginExtensions.Contains(extension))
+            {
+                singles.Add(Path.Join(directory, name));
+            }
         }
 
         lists.Sort(StringComparer.Ordinal);
@@ -132,9 +143,11 @@ public static class NetworkConfigLoader
         List<string> pluginFiles;
         try
         {
-            pluginFiles = Directory.Exists(subdirectory)
-                ? [.. Directory.EnumerateFiles(subdirectory, "*.conf").Where(f => Path.GetExtension(f) == ".conf").Order(StringComparer.Ordinal)]
-                : [];
+            // The same listing as the directory's own; a missing subdirectory has no plugin files.
+            pluginFiles = [.. (Libc.ListDirectory(subdirectory) ?? [])
+                .Where(entry => !entry.IsDirectory && Path.GetExtension(entry.Name) == ".conf")
+                .Select(entry => Path.Join(subdirectory, entry.Name))
+                .Order(StringComparer.Ordinal)];
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
