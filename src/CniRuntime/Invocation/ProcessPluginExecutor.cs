@@ -108,7 +108,17 @@ public sealed class ProcessPluginExecutor : IPluginExecutor
             .WithValidation(CommandResultValidation.None);
 
         // Forceful cancellation kills the plugin's whole process tree (an IPAM plugin it delegated to included).
-        var result = await command.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        var execution = command.ExecuteAsync(cancellationToken);
+
+        // In a fresh process (a command line's first plugin) the thread pool has no thread yet, and the plugin's exit
+        // is completed on the pool. Its first worker is started now, while the plugin runs, instead of after the
+        // plugin has exited, where starting it delayed the next plugin by about 0.4 ms.
+        if (ThreadPool.ThreadCount == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static _ => { }, null);
+        }
+
+        var result = await execution.ConfigureAwait(false);
         return new PluginProcessResult(result.ExitCode, stdout.ToArray(), stderr.ToText(), stdout.Truncated);
     }
 
