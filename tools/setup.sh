@@ -4,11 +4,11 @@ set -euo pipefail
 
 # golang-go and golang-github-appc-cni-dev build the Go libcni driver of the interop tests; python3 serves and
 # fetches HTTP in the demo; dnsmasq-base (the binary without its system service) is the DHCP server the dhcp
-# plugin's test leases from, inside a test namespace. `setup.sh bench` adds gnuplot for the benchmark's plots (the
-# tests do not need it).
+# plugin's test leases from, inside a test namespace. `setup.sh bench` adds gnuplot for the benchmark's plots and
+# perf for its traced timeline (the tests need neither).
 packages=(containernetworking-plugins iptables nftables conntrack iproute2 util-linux iputils-ping python3 golang-go golang-github-appc-cni-dev dnsmasq-base)
 if [ "${1:-}" = bench ]; then
-  packages+=(gnuplot-nox)
+  packages+=(gnuplot-nox linux-perf)
 fi
 missing=()
 for p in "${packages[@]}"; do

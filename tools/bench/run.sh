@@ -2,7 +2,8 @@
 # Every benchmark of CniRuntime in one run: BenchmarkDotNet for the in-process costs, then, inside a throwaway
 # network and mount namespace, the performance table (the chain through the floor, the library and cnirt;
 # throughput at 1, 2, 4 and 8 sandboxes at a time; start-up; namespaces; sandboxes of 1, 2 and 4 networks) and port
-# mapping against the number of mappings present; then the plots. The one-at-a-time rows have a fourth side,
+# mapping against the number of mappings present, and a traced timeline of one cnirt process (perf tracepoints);
+# then the plots. The one-at-a-time rows have a fourth side,
 # tools/bench/CniRuntime.MinimalCli published as cnirt is: the least a .NET command line costs per call, the bound
 # under cnirt's own figures. ITERATIONS sets the paired rounds (default 30); BDN=0 skips BenchmarkDotNet; BENCH_OUT
 # is where the table, the figures behind the plots and the plots go (default artifacts/bench).
@@ -37,6 +38,8 @@ unshare --net --mount --propagation private -- bash -c '
   echo "== the table: medians (p10–p90); ratios are medians of paired ratios"
   MINIMAL_CLI="$PWD/artifacts/minimal-cni/minimal-cni" dotnet "$0" report "$PWD/artifacts/cnirt" "$1" "$2"
   echo "== port mapping: add/remove one mapping with 0 to 10,000 present"
-  dotnet "$0" portmap "$1" "$2" | tee "$2/portmap.txt"' "$dll" "$iterations" "$out"
+  dotnet "$0" portmap "$1" "$2" | tee "$2/portmap.txt"
+  echo "== one process, traced: exec to the first plugin, plugin to plugin, the last plugin to the end"
+  MINIMAL_CLI="$PWD/artifacts/minimal-cni/minimal-cni" dotnet "$0" timeline "$PWD/artifacts/cnirt" 100 | tee "$2/timeline.txt"' "$dll" "$iterations" "$out"
 
 tools/bench/plot.sh "$out"

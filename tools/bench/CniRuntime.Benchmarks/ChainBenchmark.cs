@@ -23,6 +23,12 @@ namespace CniRuntime.Benchmarks;
 internal sealed class ChainBenchmark : IAsyncDisposable
 {
     private const string BridgeName = "cnirtbench0";
+    /// <summary>Four plugins that answer at once (<see cref="WriteInstantPlugins"/>), the second asking for port mappings.</summary>
+    internal const string InstantListJson = """
+        {"cniVersion":"1.0.0","name":"benchnet","plugins":[
+          {"type":"instant1"},{"type":"instant2","capabilities":{"portMappings":true}},{"type":"instant3"},{"type":"instant4"}]}
+        """;
+
     private const string PortMappingsJson = """[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}]""";
 
     private readonly string _work;
@@ -43,10 +49,7 @@ internal sealed class ChainBenchmark : IAsyncDisposable
         _work = Directory.CreateTempSubdirectory("cnirt-chain-").FullName;
         _pluginDirectory = instant ? WriteInstantPlugins(Path.Combine(_work, "bin")) : ExecDriver.PluginDirectory;
         _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(instant
-            ? """
-              {"cniVersion":"1.0.0","name":"benchnet","plugins":[
-                {"type":"instant1"},{"type":"instant2","capabilities":{"portMappings":true}},{"type":"instant3"},{"type":"instant4"}]}
-              """
+            ? InstantListJson
             : $$$"""
               {"cniVersion":"1.0.0","name":"benchnet","plugins":[
                 {"type":"bridge","bridge":"{{{BridgeName}}}","isGateway":true,"ipMasq":false,
@@ -182,9 +185,11 @@ internal sealed class ChainBenchmark : IAsyncDisposable
         Directory.Delete(_work, recursive: true);
     }
 
-    // A plugin that reads its stdin and answers ADD with a one-interface result: what every driver adds to an
-    // exec, without the plugins' own work.
-    private static string WriteInstantPlugins(string directory)
+    /// <summary>
+    /// Writes instant1 to instant4 into <paramref name="directory"/>: a plugin that reads its stdin and answers ADD with
+    /// a one-interface result, which isolates what every driver adds to an exec from the plugins' own work.
+    /// </summary>
+    internal static string WriteInstantPlugins(string directory)
     {
         Directory.CreateDirectory(directory);
         const string Script = """

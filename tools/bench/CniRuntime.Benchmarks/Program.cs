@@ -12,6 +12,9 @@ using CniRuntime.Benchmarks;
 // portmap [iterations] [outdir]      : add/remove one port mapping with 0 to 10,000 present (nft, iptables, portmap
 //                                      plugin); the figures behind the plot go to outdir/portmap.tsv.
 // sandbox [iterations]               : sandbox setup, then teardown, of 1, 2 and 4 networks against the plugins' own execs.
+// timeline CNIRT [runs]              : where a cnirt process's time goes, from the kernel's tracepoints (perf): exec to the
+//                                      first plugin, plugin to plugin, the last plugin to the end; with MINIMAL_CLI, the
+//                                      minimal command line's too.
 // All but bdn need root and a throwaway network namespace (tools/bench/run.sh provides one).
 return args switch
 {
@@ -19,6 +22,7 @@ return args switch
     ["chain", var cnirt, ..] => await Report.RunChainAsync(cnirt, MinimalCli(), args.Length > 2 ? Number(args[2]) : 30),
     ["portmap", ..] => await PortMappingBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 30, args.Length > 2 ? args[2] : null),
     ["sandbox", ..] => await SandboxBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 20),
+    ["timeline", var cnirt, ..] => await ProcessTimelineBenchmark.RunAsync(cnirt, MinimalCli(), args.Length > 2 ? Number(args[2]) : 100),
     ["netns", ..] => await NamespaceBenchmark.RunAsync(args.Length > 1 ? Number(args[1]) : 200),
     ["bdn", .. var rest] => Run(rest),
     _ => Usage(),
@@ -36,6 +40,6 @@ static int Run(string[] rest)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | portmap [iterations] [outdir]");
+    Console.Error.WriteLine("usage: CniRuntime.Benchmarks report CNIRT [iterations] [outdir] | chain CNIRT [iterations] | bdn [--filter *] | netns [iterations] | sandbox [iterations] | timeline CNIRT [runs] | portmap [iterations] [outdir]");
     return 2;
 }
