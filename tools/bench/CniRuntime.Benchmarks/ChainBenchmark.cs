@@ -23,6 +23,7 @@ namespace CniRuntime.Benchmarks;
 internal sealed class ChainBenchmark : IAsyncDisposable
 {
     private const string BridgeName = "cnirtbench0";
+
     /// <summary>Four plugins that answer at once (<see cref="WriteInstantPlugins"/>), the second asking for port mappings.</summary>
     internal const string InstantListJson = """
         {"cniVersion":"1.0.0","name":"benchnet","plugins":[

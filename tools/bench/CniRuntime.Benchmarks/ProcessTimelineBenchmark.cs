@@ -6,8 +6,8 @@ using CniRuntime.Namespaces;
 namespace CniRuntime.Benchmarks;
 
 /// <summary>
-/// Where a command-line process's time goes between its exec and its end, from the kernel's tracepoints (`perf
-/// record` of exec, fork, vfork, exit_group and exit): for <c>cnirt add</c> and <c>cnirt del</c> of the four instant
+/// Where a command-line process's time goes between its exec and its end, from the kernel's tracepoints (<c>perf
+/// record</c> of exec, fork, vfork, exit_group and exit): for <c>cnirt add</c> and <c>cnirt del</c> of the four instant
 /// plugins, and for the minimal .NET command line doing the same when given. Per process: exec to the first plugin's
 /// fork (start-up and the work before the first exec), each plugin's exit to the next plugin's fork (the exit
 /// reaching the process, and the work between two execs), the last plugin's exit to exit_group (the last exit
