@@ -47,31 +47,21 @@ public static class NetworkConfigLoader
     public static IReadOnlyList<string> FindConfigFiles(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        // Runtimes call this on every ADD and DEL: a lean listing instead of Directory.EnumerateFiles.
-        var lists = new List<string>();
-        var singles = new List<string>();
-        foreach (var (name, isDirectory) in Libc.ListDirectory(directory) ?? [])
-        {
-            if (isDirectory)
-            {
-                continue;
-            }
-
-            var extension = Path.GetExtension(name);
-            if (ListExtensions.Contains(extension))
-            {
-                lists.Add(Path.Join(directory, name));
-            }
-            else if (SinglePluginExtensions.Contains(extension))
-            {
-                singles.Add(Path.Join(directory, name));
-            }
-        }
-
-        lists.Sort(StringComparer.Ordinal);
-        singles.Sort(StringComparer.Ordinal);
-        return [.. lists, .. singles];
+        var files = ListFiles(directory);
+        return
+        [
+            .. files.Where(f => ListExtensions.Contains(Path.GetExtension(f))),
+            .. files.Where(f => SinglePluginExtensions.Contains(Path.GetExtension(f))),
+        ];
     }
+
+    // The paths of a directory's files (links to files included), in ordinal order; none when there is no directory.
+    // Runtimes list on every ADD and DEL: readdir, not Directory.EnumerateFiles (see Libc.ListDirectory).
+    private static List<string> ListFiles(string directory) =>
+        [.. (Libc.ListDirectory(directory) ?? [])
+            .Where(entry => !entry.IsDirectory)
+            .Select(entry => Path.Join(directory, entry.Name))
+            .Order(StringComparer.Ordinal)];
 
     /// <summary>Reads every configuration in a directory: the networks that load, and a diagnostic per file that does not.</summary>
     public static async Task<ConfigDirectoryScan> ScanDirectoryAsync(string directory, CancellationToken cancellationToken = default)
@@ -144,10 +134,7 @@ public static class NetworkConfigLoader
         try
         {
             // The same listing as the directory's own; a missing subdirectory has no plugin files.
-            pluginFiles = [.. (Libc.ListDirectory(subdirectory) ?? [])
-                .Where(entry => !entry.IsDirectory && Path.GetExtension(entry.Name) == ".conf")
-                .Select(entry => Path.Join(subdirectory, entry.Name))
-                .Order(StringComparer.Ordinal)];
+            pluginFiles = [.. ListFiles(subdirectory).Where(f => Path.GetExtension(f) == ".conf")];
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using CniRuntime.Namespaces;
+using CniRuntime.Ports;
 
 namespace CniRuntime.Benchmarks;
 
@@ -58,8 +58,13 @@ internal static partial class ProcessTimelineBenchmark
             "-e", "sched:sched_process_exec", "-e", "sched:sched_process_fork", "-e", "sched:sched_process_exit",
             "-e", "syscalls:sys_enter_vfork", "-e", "syscalls:sys_enter_exit_group",
             "--", "/bin/sh", "-c", loop, program]);
-        var script = await ReadAllAsync("perf", ["script", "-i", data, "-F", "tid,time,event,trace"]);
-        var processes = Timeline.Parse(script.Split('\n'), program);
+        var script = await CommandRunner.RunAsync("perf", ["script", "-i", data, "-F", "tid,time,event,trace"], null, TimeSpan.FromMinutes(5));
+        if (script.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"perf script -i {data}: {script.Stderr}");
+        }
+
+        var processes = Timeline.Parse(script.Stdout.Split('\n'), program);
 
         // The first three pairs warm the page cache and the plugins' first execs; processes alternate ADD, DEL.
         foreach (var (command, parity) in new[] { ("ADD", 0), ("DEL", 1) })
@@ -76,15 +81,6 @@ internal static partial class ProcessTimelineBenchmark
             Stats.Print("exit_group to the last thread's end", [.. these.Select(p => p.End - p.ExitGroup)], "ms");
             Stats.Print("exec to the end", [.. these.Select(p => p.End - p.Exec)], "ms");
         }
-    }
-
-    private static async Task<string> ReadAllAsync(string file, string[] arguments)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return process.ExitCode == 0 ? await stdout : throw new InvalidOperationException($"{file} {string.Join(' ', arguments)}: {await stderr}");
     }
 
     /// <summary>
