@@ -1,5 +1,8 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
 using CniRuntime.Interop;
 using CniRuntime.Protocol;
+using Microsoft.Win32.SafeHandles;
 
 namespace CniRuntime.Caching;
 
@@ -57,33 +60,35 @@ internal static class AtomicFile
         });
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically; <paramref name="durable"/> adds the fsyncs.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="bytes">Its new content.</param>
+    /// <param name="durable">Whether the file and its directory are fsynced.</param>
+    /// <param name="root">
+    /// A directory above the file's, created first (mode 0700) when the file's directory is missing; null when
+    /// only the file's own directory is to be created.
+    /// </param>
     /// <exception cref="CniException">The file cannot be written (code 5); the previous file, if any, is intact.</exception>
-    public static void Write(string path, ReadOnlySpan<byte> bytes, bool durable)
+    public static void Write(string path, ReadOnlySpan<byte> bytes, bool durable, string? root = null)
     {
         var directory = Path.GetDirectoryName(path)!;
         // Short enough for any target name up to NAME_MAX: the name's first 100 characters say whose it is.
         var name = Path.GetFileName(path);
-        var temporary = Path.Combine(directory, $".{name[..Math.Min(name.Length, 100)]}.{Guid.NewGuid():N}.tmp");
+        var prefix = Path.Combine(directory, $".{name[..Math.Min(name.Length, 100)]}.");
+        var temporary = TemporaryName(prefix);
+        var created = false;
         var observer = Observer.Value;
         try
         {
-            Directory.CreateDirectory(directory, DirectoryMode);
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                BufferSize = 0,
-            };
             observer?.Invoke(Step.Create, temporary);
-            using (var stream = new FileStream(temporary, options))
+            using (var handle = CreateTemporary(ref temporary, prefix, directory, root, out created))
             {
+                var fd = (int)handle.DangerousGetHandle();
                 observer?.Invoke(Step.Write, temporary);
-                stream.Write(bytes);
+                ThrowOnError(Libc.WriteAll(fd, bytes));
                 if (durable)
                 {
                     observer?.Invoke(Step.SyncFile, temporary);
-                    stream.Flush(flushToDisk: true);
+                    ThrowOnError(Libc.Fsync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError());
                 }
             }
 
@@ -97,8 +102,66 @@ internal static class AtomicFile
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temporary);
+            if (created)
+            {
+                TryDelete(temporary);
+            }
+
             throw new CniException(CniErrorCode.IoFailure, $"failed to write {path}: {ex.Message}", null, ex);
+        }
+    }
+
+    // A name nobody else uses: O_EXCL makes sure, and a clash (a stray file of a crashed write) draws another. The
+    // name need not be unguessable: the directory is 0700 and the file is never opened through a link.
+    private static string TemporaryName(string prefix) =>
+        string.Create(CultureInfo.InvariantCulture, $"{prefix}{Random.Shared.NextInt64():x16}.tmp");
+
+    // The directories are made only when the file cannot be created without them: a write to an existing
+    // directory, every write but the first, costs no mkdir and no stat.
+    private static SafeFileHandle CreateTemporary(ref string temporary, string prefix, string directory, string? root, out bool created)
+    {
+        const int Flags = Libc.OWrOnly | Libc.OCreat | Libc.OExcl | Libc.OCloExec | Libc.ONoFollow;
+        var madeDirectories = false;
+        for (var clashes = 0; ; )
+        {
+            var fd = Libc.Open(temporary, Flags, 0x180 /* 0600 */);
+            if (fd >= 0)
+            {
+                created = true;
+                return new SafeFileHandle(fd, ownsHandle: true);
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is Libc.ENoEnt or Libc.ENotDir && !madeDirectories)
+            {
+                // A path component that is not a directory fails here with .NET's message for it.
+                if (root is not null)
+                {
+                    Directory.CreateDirectory(root, DirectoryMode);
+                }
+
+                Directory.CreateDirectory(directory, DirectoryMode);
+                madeDirectories = true;
+            }
+            else if (errno == Libc.EExist && ++clashes < 8)
+            {
+                temporary = TemporaryName(prefix);
+            }
+            else
+            {
+                created = false;
+                throw errno is Libc.EAccess or Libc.EPerm
+                    ? new UnauthorizedAccessException($"cannot create a file in {directory}: {Marshal.GetPInvokeErrorMessage(errno)}")
+                    : new IOException($"cannot create a file in {directory}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+        }
+    }
+
+    private static void ThrowOnError(int errno)
+    {
+        if (errno != 0)
+        {
+            throw new IOException(Marshal.GetPInvokeErrorMessage(errno));
         }
     }
 
@@ -112,8 +175,9 @@ internal static class AtomicFile
             return;
         }
 
-        // No file to replace (a plain rename, which ext4 does not flush), a durable write, or no RENAME_EXCHANGE here.
-        File.Move(temporary, path, overwrite: true);
+        // No file to replace (a plain rename, which ext4 does not flush), a durable write, or no RENAME_EXCHANGE
+        // here. rename(2) fails with EISDIR on a directory in the target's place.
+        ThrowOnError(Libc.Rename(temporary, path));
     }
 
     /// <summary>Deletes a file; a missing one, or one that cannot be deleted, is ignored.</summary>

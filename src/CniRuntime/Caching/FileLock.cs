@@ -102,18 +102,25 @@ public sealed class FileLock : IDisposable
 
     private static SafeFileHandle Open(string path)
     {
-        try
-        {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CniException(CniErrorCode.IoFailure, $"cannot create lock directory for {path}: {ex.Message}", null, ex);
-        }
-
         // open(2) directly: a FileStream takes a flock of its own that would collide with ours. A symbolic link
         // planted in the lock directory is refused, not followed (which would create or lock a file elsewhere).
-        var fd = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OCloExec | Libc.ONoFollow, 0x180 /* 0600 */);
+        // The directory is made only when the open finds it missing, so a lock usually costs no mkdir.
+        const int Flags = Libc.ORdWr | Libc.OCreat | Libc.OCloExec | Libc.ONoFollow;
+        var fd = Libc.Open(path, Flags, 0x180 /* 0600 */);
+        if (fd < 0 && Marshal.GetLastPInvokeError() is Libc.ENoEnt or Libc.ENotDir)
+        {
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CniException(CniErrorCode.IoFailure, $"cannot create lock directory for {path}: {ex.Message}", null, ex);
+            }
+
+            fd = Libc.Open(path, Flags, 0x180 /* 0600 */);
+        }
+
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();

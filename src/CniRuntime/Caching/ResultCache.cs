@@ -93,11 +93,10 @@ public sealed class ResultCache
         var path = GetPath(attachment.NetworkName, attachment.ContainerId, attachment.InterfaceName);
         try
         {
-            Directory.CreateDirectory(CacheDirectory, AtomicFile.DirectoryMode);
             var buffer = _serialized ??= new ArrayBufferWriter<byte>(4096);
             buffer.ResetWrittenCount();
             Serialize(attachment, buffer);
-            AtomicFile.Write(path, buffer.WrittenSpan, _durable);
+            AtomicFile.Write(path, buffer.WrittenSpan, _durable, root: CacheDirectory);
             if (buffer.Capacity > 64 * 1024)
             {
                 _serialized = null; // a rare large document is not kept for the life of the thread

@@ -68,4 +68,34 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal("y", File.ReadAllText(path));
         Assert.Single(Entries());
     }
+
+    [Fact]
+    public void Missing_directories_are_made_0700_the_root_first_and_made_again_when_removed_between_writes()
+    {
+        var root = _dir.Combine("cache");
+        var path = Path.Combine(root, "results", "state");
+
+        AtomicFile.Write(path, "first"u8, durable: false, root: root);
+        Assert.Equal(AtomicFile.DirectoryMode, File.GetUnixFileMode(root));
+        Assert.Equal(AtomicFile.DirectoryMode, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
+
+        Directory.Delete(root, recursive: true);
+        AtomicFile.Write(path, "second"u8, durable: true, root: root);
+
+        Assert.Equal("second", File.ReadAllText(path));
+        Assert.Equal(["state"], Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(path)!).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_file_where_a_directory_should_be_fails_the_write_naming_the_target()
+    {
+        File.WriteAllText(_dir.Combine("results"), "not a directory");
+        var path = _dir.Combine("results", "state");
+
+        var error = Assert.Throws<CniException>(() => AtomicFile.Write(path, "x"u8, durable: false));
+
+        Assert.Equal(CniErrorCode.IoFailure, error.Code);
+        Assert.StartsWith($"failed to write {path}: ", error.Message, StringComparison.Ordinal);
+        Assert.Equal("not a directory", File.ReadAllText(_dir.Combine("results")));
+    }
 }

@@ -327,6 +327,19 @@ public sealed class ResultCacheTests : IDisposable
         Assert.Equal(0, overlaps);
     }
 
+    [Fact]
+    public async Task A_lock_directory_removed_between_locks_is_made_again_0700()
+    {
+        var cache = new ResultCache(_dir.Path);
+        (await cache.LockAsync("n", "c", "eth0")).Dispose();
+        Directory.Delete(cache.LocksDirectory, recursive: true);
+
+        using var held = await cache.LockAsync("n", "c", "eth0");
+
+        Assert.True(File.Exists(held.Path));
+        Assert.Equal(AtomicFile.DirectoryMode, File.GetUnixFileMode(cache.LocksDirectory));
+    }
+
     private static bool IsLockedByOther(string path)
     {
         var output = Process.Start(new ProcessStartInfo("flock", ["--nonblock", "--exclusive", path, "true"]) { UseShellExecute = false })!;
