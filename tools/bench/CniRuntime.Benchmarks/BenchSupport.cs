@@ -7,12 +7,39 @@ using CniRuntime.Configuration;
 namespace CniRuntime.Benchmarks;
 
 /// <summary>A figure as its median and the spread around it (10th and 90th percentiles).</summary>
-internal readonly record struct Spread(double Median, double P10, double P90)
+internal readonly record struct Spread(double Median, double P10, double P90, double MedianLow, double MedianHigh)
 {
     public static Spread Of(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
-        return new Spread(Stats.Percentile(sorted, 0.5), Stats.Percentile(sorted, 0.1), Stats.Percentile(sorted, 0.9));
+        // A distribution-free 95% confidence interval of the median: the order statistics n/2 ± 1.96·√n/2 apart.
+        var halfWidth = 0.98 * Math.Sqrt(sorted.Count);
+        var low = sorted[Math.Clamp((int)Math.Floor((sorted.Count / 2.0) - halfWidth), 0, sorted.Count - 1)];
+        var high = sorted[Math.Clamp((int)Math.Ceiling((sorted.Count / 2.0) + halfWidth), 0, sorted.Count - 1)];
+        return new Spread(Stats.Percentile(sorted, 0.5), Stats.Percentile(sorted, 0.1), Stats.Percentile(sorted, 0.9), low, high);
+    }
+
+    /// <summary>
+    /// Whether the median is at most (or, with <paramref name="atLeast"/>, at least) <paramref name="goal"/>: "met" or
+    /// "missed" when the median's 95% confidence interval lies wholly on one side, else what the median says and
+    /// that the samples cannot tell, with the interval (a noisy figure decides nothing).
+    /// </summary>
+    public string Verdict(double goal, string format, bool atLeast = false)
+    {
+        bool Meets(double value) => atLeast ? value >= goal : value <= goal;
+        if (Meets(MedianLow) && Meets(MedianHigh))
+        {
+            return "met";
+        }
+
+        if (!Meets(MedianLow) && !Meets(MedianHigh))
+        {
+            return "**missed**";
+        }
+
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(Meets(Median) ? "met" : "**missed**")} by the median, not resolved (95% CI of the median {MedianLow.ToString(format, CultureInfo.InvariantCulture)} to {MedianHigh.ToString(format, CultureInfo.InvariantCulture)})");
     }
 
     /// <summary>The median of the ratios <c>a[i] / b[i]</c> of paired runs, with their spread.</summary>
