@@ -80,8 +80,9 @@ internal static class AtomicFile
         try
         {
             observer?.Invoke(Step.Create, temporary);
-            using (var handle = CreateTemporary(ref temporary, prefix, directory, root, out created))
+            using (var handle = CreateTemporary(ref temporary, prefix, directory, root))
             {
+                created = true;
                 var fd = (int)handle.DangerousGetHandle();
                 observer?.Invoke(Step.Write, temporary);
                 ThrowOnError(Libc.WriteAll(fd, bytes));
@@ -118,7 +119,7 @@ internal static class AtomicFile
 
     // The directories are made only when the file cannot be created without them: a write to an existing
     // directory, every write but the first, costs no mkdir and no stat.
-    private static SafeFileHandle CreateTemporary(ref string temporary, string prefix, string directory, string? root, out bool created)
+    private static SafeFileHandle CreateTemporary(ref string temporary, string prefix, string directory, string? root)
     {
         const int Flags = Libc.OWrOnly | Libc.OCreat | Libc.OExcl | Libc.OCloExec | Libc.ONoFollow;
         var madeDirectories = false;
@@ -127,7 +128,6 @@ internal static class AtomicFile
             var fd = Libc.Open(temporary, Flags, 0x180 /* 0600 */);
             if (fd >= 0)
             {
-                created = true;
                 return new SafeFileHandle(fd, ownsHandle: true);
             }
 
@@ -149,7 +149,6 @@ internal static class AtomicFile
             }
             else
             {
-                created = false;
                 throw errno is Libc.EAccess or Libc.EPerm
                     ? new UnauthorizedAccessException($"cannot create a file in {directory}: {Marshal.GetPInvokeErrorMessage(errno)}")
                     : new IOException($"cannot create a file in {directory}: {Marshal.GetPInvokeErrorMessage(errno)}");

@@ -111,7 +111,7 @@ public sealed class FileLock : IDisposable
         {
             try
             {
-                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!, AtomicFile.DirectoryMode);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

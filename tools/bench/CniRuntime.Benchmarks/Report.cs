@@ -172,7 +172,6 @@ internal static class Report
     private static string Row(string measure, string floor, string library, string cli, string libraryRatio, string cliRatio, string goal, string minimal = "", string minimalRatios = "") =>
         "| " + string.Join(" | ", measure, floor, library, cli, libraryRatio, cliRatio, minimal, minimalRatios, goal) + " |";
 
-
     private static string Tsv(int concurrency, string driver, Spread spread) =>
         string.Create(CultureInfo.InvariantCulture, $"{concurrency}\t{driver}\t{spread.Median:0.000}\t{spread.P10:0.000}\t{spread.P90:0.000}\n");
 
