@@ -40,6 +40,9 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     private readonly CniClient _client;
     private readonly Dictionary<string, JsonElement> _capabilityArgs;
     private readonly NetworkNamespaces _namespaces = new();
+
+    // Untimed rounds of every side before a row's timed ones; the instant plugins' are cheap, so they get more.
+    private readonly int _warmUpRounds;
     private int _namespaceCount;
 
     private ChainBenchmark(string cnirt, Workload workload, string? minimalCli)
@@ -47,6 +50,7 @@ internal sealed class ChainBenchmark : IAsyncDisposable
         var instant = workload == Workload.InstantPlugins;
         _cnirt = cnirt;
         _minimalCli = minimalCli;
+        _warmUpRounds = instant ? 30 : 3;
         _work = Directory.CreateTempSubdirectory("cnirt-chain-").FullName;
         _pluginDirectory = instant ? WriteInstantPlugins(Path.Combine(_work, "bin")) : ExecDriver.PluginDirectory;
         _list = NetworkConfigList.Parse(Encoding.UTF8.GetBytes(instant
@@ -83,14 +87,12 @@ internal sealed class ChainBenchmark : IAsyncDisposable
     {
         await (s_engineWarmUp ??= WarmUpEngineAsync());
         var benchmark = new ChainBenchmark(cnirt, workload, minimalCli);
-        benchmark._warmUpRounds = workload == Workload.InstantPlugins ? 30 : 3;
         var configDirectory = Directory.CreateDirectory(Path.Combine(benchmark._work, "net.d")).FullName;
         await File.WriteAllBytesAsync(Path.Combine(configDirectory, "10-benchnet.conflist"), benchmark._list.Bytes.ToArray());
         return benchmark;
     }
 
     private static Task? s_engineWarmUp;
-    private int _warmUpRounds;
 
     /// <summary>
     /// Brings the engine's code to the JIT's steady state, once per process, before any side is timed: a runtime that
